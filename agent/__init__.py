@@ -1,0 +1,1 @@
+"""mentormail: runs virtual mentoring programs over plain email and calendars."""

@@ -1,0 +1,94 @@
+"""Plain value types shared by the pure core (inbound, replies, program, planner).
+
+Nothing here does I/O. Everything is immutable so that a tick can be replayed
+from the same inputs and give the same result.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Literal
+
+Role = Literal["mentor", "mentee"]
+ROLES: tuple[Role, Role] = ("mentor", "mentee")
+
+
+def other_role(role: Role) -> Role:
+    """The counterpart's role in a pair."""
+    return "mentee" if role == "mentor" else "mentor"
+
+
+class IntentKind(StrEnum):
+    """What a participant means by a reply (see `agent.replies`)."""
+
+    AGREE = "agree"  # accepts the mentoring agreement
+    DECLINE = "decline"  # does not accept the agreement (yet)
+    GOALS = "goals"  # states goals; Intent.items holds them
+    PROGRESS = "progress"  # reports progress; Intent.text holds it
+    RATING = "rating"  # rates a meeting/the pairing 1..5; Intent.value
+    RESCHEDULE = "reschedule"  # asks to move a meeting; Intent.text
+    SKIP = "skip"  # skips the next meeting
+    PAUSE = "pause"  # pauses the mentoring for a while
+    RESUME = "resume"  # resumes after a pause
+    STOP = "stop"  # leaves the program
+    QUESTION = "question"  # asks the program office something; Intent.text
+
+
+@dataclass(frozen=True)
+class Intent:
+    """One meaning found in a reply."""
+
+    kind: IntentKind
+    text: str = ""
+    value: int | None = None
+    items: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Interpretation:
+    """Everything `agent.replies.interpret` understood in one reply.
+
+    `unsure` is set (with a human-readable reason) when the text could not be
+    understood with confidence; such a reply goes to the coordinator instead of
+    being acted on. Intents that *were* understood may still be present.
+    """
+
+    intents: tuple[Intent, ...] = ()
+    unsure: str | None = None
+
+    def has(self, kind: IntentKind) -> bool:
+        return any(i.kind == kind for i in self.intents)
+
+    def first(self, kind: IntentKind) -> Intent | None:
+        return next((i for i in self.intents if i.kind == kind), None)
+
+
+@dataclass(frozen=True)
+class InboundMessage:
+    """A received email, decoded and classified, ready for matching.
+
+    Built by `agent.inbound.parse_message`, which never raises: a malformed
+    message still yields an InboundMessage with `problems` describing what was
+    wrong, so nothing is ever dropped.
+    """
+
+    message_id: str  # without angle brackets; "sha256:<hex>" of the raw bytes when missing
+    from_addr: str  # lower-cased addr-spec, "" when unparseable
+    from_name: str
+    to_addrs: tuple[str, ...]  # lower-cased: To, Cc, Delivered-To, X-Original-To
+    subject: str
+    date: datetime | None  # aware, None when missing/unparseable
+    in_reply_to: tuple[str, ...]  # message ids without angle brackets
+    references: tuple[str, ...]
+    text: str  # whole decoded body as text (HTML converted to text)
+    reply_text: str  # only what the sender newly wrote: quotes and signature removed
+    auto_reply: str | None = None  # why it is machine-generated (auto-reply), else None
+    bounce: bool = False  # a delivery status notification (RFC 3464)
+    failed_recipients: tuple[str, ...] = ()  # for bounces, when known
+    calendar: tuple[str, ...] = ()  # text/calendar parts (iTIP), decoded
+    attachments: tuple[str, ...] = ()  # file names of attachments kept aside
+    dmarc_fail: bool = False  # Authentication-Results says dmarc=fail
+    headers: tuple[tuple[str, str], ...] = field(default=(), repr=False)  # decoded, in order
+    problems: tuple[str, ...] = ()  # what was wrong with the message, if anything

@@ -1,0 +1,1 @@
+"""Mailbox and calendar back ends behind the protocols in `connectors.base`."""
