@@ -1,0 +1,183 @@
+"""`mentormail`: the coordinator's commands. Thin: parse arguments, call the agent, print.
+
+Exit codes: 0 success, 1 the run had errors (a connector failed), 2 the config
+or the arguments are wrong (printed as `key.path: message`, no traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+
+from typing import TYPE_CHECKING
+
+from agent.config import Config, ConfigError, load_config
+
+if TYPE_CHECKING:
+    from agent.runtime import Runtime
+
+EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    """A problem the user can fix; printed without a traceback, exit code 2."""
+
+
+def _now(value: str | None, cfg: Config) -> datetime:
+    """--now as ISO 8601; without an offset it is read in the program's time zone."""
+    if value is None:
+        return datetime.now(cfg.program.timezone)
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise UsageError(
+            f"--now: {value!r} is not an ISO 8601 date/time (2027-03-01T09:00)"
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=cfg.program.timezone)
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    cfg = load_config(args.config)
+    days = (cfg.program.end - cfg.program.start).days
+    print(
+        f"{args.config}: OK - {cfg.program.name!r}, {len(cfg.participants)} participants, "
+        f"{len(cfg.pairs)} pairs, {cfg.program.start} to {cfg.program.end} ({days} days), "
+        f"mail: {cfg.mail.type}, calendar: {cfg.calendar.type}"
+    )
+    return EXIT_OK
+
+
+def _open(cfg: Config) -> Runtime:
+    from agent.runtime import Runtime  # imported lazily: --help and validate stay fast
+
+    return Runtime.open(cfg)
+
+
+def _cmd_tick(args: argparse.Namespace) -> int:
+    from agent.tick import run_tick
+
+    cfg = load_config(args.config)
+    rt = _open(cfg)
+    try:
+        report = run_tick(rt, _now(args.now, cfg), dry_run=args.dry_run)
+    finally:
+        rt.close(flush=not args.dry_run)
+    print("\n".join(report.lines()))
+    return EXIT_ERRORS if report.errors else EXIT_OK
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from agent.service import serve
+
+    cfg = load_config(args.config)
+    return serve(cfg, Path(args.config))
+
+
+def _cmd_status(args: argparse.Namespace) -> int:
+    from agent.status import status, status_lines
+
+    cfg = load_config(args.config)
+    from agent.runtime import state_path
+    from agent.store import Store
+
+    store = Store(state_path(cfg), lock=False)
+    try:
+        data = status(cfg, store, _now(args.now, cfg))
+    finally:
+        store.close(flush=False)
+    print(json.dumps(data, indent=2, default=str) if args.json else "\n".join(status_lines(data)))
+    return EXIT_OK
+
+
+def _cmd_preview(args: argparse.Namespace) -> int:
+    from agent.preview import preview
+
+    cfg = load_config(args.config)
+    print(preview(cfg, args.template, args.pair, args.role, _now(args.now, cfg), html=args.html))
+    return EXIT_OK
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from agent.demo import run_demo
+
+    return run_demo(Path(args.dir), weeks=args.weeks, out=sys.stdout)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mentormail",
+        description="Runs a virtual mentoring program over plain email and calendars.",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, help_text: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=help_text, description=help_text)
+
+    p = command("validate", "check a config file and print a one-line summary")
+    p.add_argument("config", help="the program's YAML config file")
+    p.set_defaults(func=_cmd_validate)
+
+    p = command("tick", "one pass: read replies, plan, send, book")
+    p.add_argument("--config", required=True, help="the program's YAML config file")
+    p.add_argument("--now", help="pretend it is this ISO 8601 time (for testing and catch-up)")
+    p.add_argument("--dry-run", action="store_true", help="print what would happen, change nothing")
+    p.set_defaults(func=_cmd_tick)
+
+    p = command("run", "run as a service: a tick every poll interval until SIGTERM/SIGINT")
+    p.add_argument("--config", required=True, help="the program's YAML config file")
+    p.set_defaults(func=_cmd_run)
+
+    p = command("status", "where every pair stands")
+    p.add_argument("--config", required=True, help="the program's YAML config file")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--now", help="evaluate at this ISO 8601 time")
+    p.set_defaults(func=_cmd_status)
+
+    p = command("preview", "render one email for a pair, as the recipient would get it")
+    p.add_argument("--config", required=True, help="the program's YAML config file")
+    p.add_argument("template", help="template name, e.g. welcome, agreement, follow_up, digest")
+    p.add_argument("--pair", help="pair id (default: the first pair)")
+    p.add_argument("--role", choices=["mentor", "mentee"], default="mentee", help="recipient side")
+    p.add_argument("--now", help="render as of this ISO 8601 time")
+    p.add_argument("--html", action="store_true", help="print the HTML part instead of the text")
+    p.set_defaults(func=_cmd_preview)
+
+    p = command("demo", "create and simulate a demo program in DIR (Maildir + .ics)")
+    p.add_argument("dir", help="an empty or new folder")
+    p.add_argument("--weeks", type=int, default=12, help="how many weeks to simulate")
+    p.set_defaults(func=_cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG
+        if args.verbose
+        else logging.INFO
+        if args.command == "run"
+        else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    from agent.store import StoreError
+    from connectors.base import ConnectorError
+
+    try:
+        return int(args.func(args))
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return EXIT_USAGE
+    except (UsageError, StoreError, ConnectorError) as exc:
+        print(f"mentormail: {exc}", file=sys.stderr)
+        return EXIT_USAGE if isinstance(exc, UsageError) else EXIT_ERRORS
+
+
+if __name__ == "__main__":
+    sys.exit(main())

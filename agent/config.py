@@ -1,0 +1,462 @@
+"""The coordinator's config file: YAML in, typed and cross-checked models out.
+
+Every problem becomes one `ConfigError` holding `key.path: message` lines,
+so the CLI can print them all at once and exit 2 without a traceback.
+Relative paths in the file are resolved against the file's own folder.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import re
+from collections.abc import Iterable
+from datetime import date, time, timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    ValidationError,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
+
+from agent.timefmt import (
+    WeeklyHours,
+    format_duration,
+    format_hours,
+    parse_duration,
+    parse_hours,
+    parse_time,
+    parse_weekday,
+)
+
+
+class ConfigError(Exception):
+    """A config file that cannot be used. `problems` are `key.path: message` lines."""
+
+    def __init__(self, problems: Iterable[str]) -> None:
+        self.problems = list(problems)
+        super().__init__("\n".join(self.problems))
+
+
+def _zone(value: object) -> ZoneInfo:
+    if isinstance(value, ZoneInfo):
+        return value
+    try:
+        return ZoneInfo(str(value))
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"unknown time zone {value!r}; use an IANA name like Europe/Berlin"
+        ) from None
+
+
+Duration = Annotated[
+    timedelta,
+    BeforeValidator(parse_duration),
+    PlainSerializer(format_duration, return_type=str),
+    WithJsonSchema({"type": "string", "pattern": r"^(\d+[smhdw])+$"}),
+]
+TimeOfDay = Annotated[
+    time,
+    BeforeValidator(parse_time),
+    PlainSerializer(lambda t: f"{t:%H:%M}", return_type=str),
+    WithJsonSchema({"type": "string", "pattern": r"^\d{1,2}:\d{2}$"}),
+]
+Zone = Annotated[
+    ZoneInfo,
+    BeforeValidator(_zone),
+    PlainSerializer(str, return_type=str),
+    WithJsonSchema({"type": "string", "description": "IANA time zone"}),
+]
+Hours = Annotated[
+    WeeklyHours,
+    BeforeValidator(parse_hours),
+    PlainSerializer(format_hours, return_type=str),
+    WithJsonSchema({"type": "string", "examples": ["09:00-17:00", "Mon-Thu 09:00-17:00"]}),
+]
+
+
+def _address(value: object) -> str:
+    text = str(value).strip()
+    if not re.fullmatch(r"[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\".]+", text):
+        raise ValueError(f"{value!r} is not an email address")
+    return text
+
+
+# Deliberately not pydantic's EmailStr: it rejects special-use domains (.test, .local)
+# that organisations and test beds use for real.
+EmailStr = Annotated[
+    str, BeforeValidator(_address), WithJsonSchema({"type": "string", "format": "email"})
+]
+Weekday = Annotated[int, BeforeValidator(parse_weekday), WithJsonSchema({"type": "string"})]
+Identifier = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", max_length=64)]
+
+
+class Strict(BaseModel):
+    """Unknown keys are errors: a typo must not silently fall back to a default."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+
+class Person(Strict):
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    email: EmailStr
+
+    @field_validator("name")
+    @classmethod
+    def _one_line(cls, value: str) -> str:
+        if re.search(r"[\r\n\x00]", value):
+            raise ValueError("must be a single line")
+        return value.strip()
+
+
+class Program(Strict):
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    timezone: Zone
+    start: date
+    end: date
+    sender: Person
+    coordinator: Person
+    templates: Path | None = None  # a folder whose templates override the defaults
+    allow_multiple_pairs: bool = False  # may one person be in several pairs?
+
+    @model_validator(mode="after")
+    def _dates(self) -> Program:
+        if self.end <= self.start:
+            raise ValueError("end must be after start")
+        return self
+
+    @property
+    def slug(self) -> str:
+        return re.sub(r"[^a-z0-9]+", "-", self.name.lower()).strip("-") or "program"
+
+
+class Onboarding(Strict):
+    before_start: Duration = timedelta(days=14)  # welcome goes out this long before the start
+
+
+class Agreement(Strict):
+    reminder_after: Duration = timedelta(days=3)
+    max_reminders: Annotated[int, Field(ge=0, le=10)] = 2
+    escalate_after: Duration = timedelta(days=7)
+    response_time: str = "within two working days"
+    confidentiality: str = (
+        "What we talk about stays between the two of us, unless we both agree otherwise "
+        "or someone's safety is at risk."
+    )
+    phrase: str = "I agree"
+
+
+class Meetings(Strict):
+    every: Duration = timedelta(weeks=1)
+    duration: Duration = timedelta(minutes=45)
+    preferred_days: list[Weekday] = []
+    video_link: str = "https://meet.jit.si/{program}-{pair}"  # {program} and {pair} are filled in
+    backup_channel: str = "a phone call or a chat message"
+    min_notice: Duration = timedelta(days=2)  # first meeting no sooner than this after booking
+
+    @field_validator("every")
+    @classmethod
+    def _whole_weeks(cls, value: timedelta) -> timedelta:
+        if value.days % 7 or value.seconds or value.days == 0:
+            raise ValueError("meetings repeat in whole weeks; write it like 1w or 2w")
+        return value
+
+    @field_validator("duration")
+    @classmethod
+    def _sensible_length(cls, value: timedelta) -> timedelta:
+        if not timedelta(minutes=10) <= value <= timedelta(hours=4):
+            raise ValueError("a meeting lasts between 10m and 4h")
+        return value
+
+
+class FollowUp(Strict):
+    enabled: bool = True
+    after: Duration = timedelta(hours=2)  # after the end of each meeting
+
+
+class CheckIn(Strict):
+    enabled: bool = True
+    every: Duration = timedelta(weeks=4)
+
+
+class Nudge(Strict):
+    quiet_after: Duration = timedelta(days=14)
+
+
+class Closure(Strict):
+    before_end: Duration | None = (
+        None  # send closure this long before the end; default: on the end day
+    )
+
+
+class Digest(Strict):
+    enabled: bool = True
+    day: Weekday = 0
+    time: TimeOfDay = time(8, 0)
+
+
+class Cadence(Strict):
+    onboarding: Onboarding = Onboarding()
+    agreement: Agreement = Agreement()
+    meetings: Meetings = Meetings()
+    follow_up: FollowUp = FollowUp()
+    check_in: CheckIn = CheckIn()
+    nudge: Nudge = Nudge()
+    closure: Closure = Closure()
+    digest: Digest = Digest()
+
+
+class Participant(Strict):
+    id: Identifier
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    email: EmailStr
+    role: Literal["mentor", "mentee"]
+    timezone: Zone
+    hours: Hours = Field(default_factory=lambda: parse_hours("09:00-17:00"))
+    aliases: list[EmailStr] = []  # other addresses this person writes from
+
+    @field_validator("name")
+    @classmethod
+    def _one_line(cls, value: str) -> str:
+        return Person._one_line(value)
+
+    @property
+    def addresses(self) -> set[str]:
+        return {self.email.lower(), *(a.lower() for a in self.aliases)}
+
+    @property
+    def first_name(self) -> str:
+        return self.name.split()[0]
+
+
+class Pair(Strict):
+    id: Identifier
+    mentor: str
+    mentee: str
+    goals: list[str] = []
+
+
+class ConnectorOptions(BaseModel):
+    """`type:` picks the connector; the rest is checked by that connector's own Options."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    type: str
+
+    @property
+    def options(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+class Storage(Strict):
+    path: Path = Path("state.json")
+
+
+class Security(Strict):
+    # The HMAC key that signs reply tokens. Read from this environment variable, else
+    # from token_key_file, else a key file is generated next to the state file.
+    token_key_env: str = "MENTORMAIL_TOKEN_KEY"
+    token_key_file: Path | None = None
+
+
+class Service(Strict):
+    poll_interval: Duration = timedelta(minutes=1)
+    log_format: Literal["text", "json"] = "text"
+
+
+class Config(Strict):
+    program: Program
+    cadence: Cadence = Cadence()
+    participants: list[Participant]
+    pairs: list[Pair]
+    mail: ConnectorOptions = ConnectorOptions(type="maildir", path="mail")
+    calendar: ConnectorOptions = ConnectorOptions(type="ics", path="calendar")
+    storage: Storage = Storage()
+    security: Security = Security()
+    service: Service = Service()
+    base_dir: Path = Path(".")  # the config file's folder; set by load_config
+
+    def participant(self, participant_id: str) -> Participant:
+        return self._people[participant_id]
+
+    def pair(self, pair_id: str) -> Pair:
+        return self._pairs[pair_id]
+
+    @property
+    def _people(self) -> dict[str, Participant]:
+        return {p.id: p for p in self.participants}
+
+    @property
+    def _pairs(self) -> dict[str, Pair]:
+        return {p.id: p for p in self.pairs}
+
+    def resolve(self, path: Path | str) -> Path:
+        """A path from the file, relative to the file's folder."""
+        path = Path(os.path.expanduser(str(path)))
+        return path if path.is_absolute() else self.base_dir / path
+
+
+def _duplicates(values: Iterable[str]) -> set[str]:
+    seen: set[str] = set()
+    return {v for v in values if v in seen or seen.add(v)}  # type: ignore[func-returns-value]
+
+
+def _records(raw: dict[str, Any], section: str) -> list[dict[str, Any]]:
+    value = raw.get(section)
+    return [r for r in value if isinstance(r, dict)] if isinstance(value, list) else []
+
+
+def _cross_problems(raw: dict[str, Any]) -> Iterable[str]:
+    """Checks across sections, run on the raw data so they report even when fields are wrong."""
+    people_list = _records(raw, "participants")
+    pairs = _records(raw, "pairs")
+    program = raw.get("program") if isinstance(raw.get("program"), dict) else {}
+    for dup in sorted(_duplicates(str(p.get("id")) for p in people_list)):
+        yield f"participants: id {dup!r} is used twice"
+    addresses = [
+        str(a).lower()
+        for p in people_list
+        for a in [p.get("email"), *(p.get("aliases") or [])]
+        if a
+    ]
+    for dup in sorted(_duplicates(addresses)):
+        yield f"participants: address {dup!r} belongs to two people"
+    for dup in sorted(_duplicates(str(p.get("id")) for p in pairs)):
+        yield f"pairs: id {dup!r} is used twice"
+    people = {str(p.get("id")): p for p in people_list}
+    seen_in: dict[str, str] = {}
+    for i, pair in enumerate(pairs):
+        for role in ("mentor", "mentee"):
+            pid = str(pair.get(role))
+            where = f"pairs[{i}].{role}"
+            if role not in pair:
+                continue  # reported as a missing key
+            if pid not in people:
+                yield f"{where}: unknown participant {pid!r}"
+                continue
+            if people[pid].get("role") != role:
+                yield f"{where}: {pid!r} is a {people[pid].get('role')}, not a {role}"
+            if pid in seen_in and not program.get("allow_multiple_pairs"):
+                yield (
+                    f"{where}: {pid!r} is already in pair {seen_in[pid]!r} "
+                    "(set program.allow_multiple_pairs: true to allow this)"
+                )
+            seen_in.setdefault(pid, str(pair.get("id")))
+        if pair.get("mentor") is not None and pair.get("mentor") == pair.get("mentee"):
+            yield f"pairs[{i}]: mentor and mentee are the same person"
+
+
+def _location(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part in ("function-after", "function-before") or "[" in str(part):
+            continue
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def _message(error: dict[str, Any]) -> str:
+    message = str(error["msg"])
+    for prefix in ("Value error, ", "Assertion failed, "):
+        message = message.removeprefix(prefix)
+    if error["type"] == "extra_forbidden":
+        return "unknown key (check the spelling)"
+    if error["type"] == "missing":
+        return "required key is missing"
+    return message
+
+
+def format_validation_error(exc: ValidationError, prefix: str = "") -> list[str]:
+    problems = []
+    for error in exc.errors():
+        where = _location(tuple(error["loc"]))
+        where = f"{prefix}.{where}" if prefix and where else (prefix or where)
+        for line in _message(error).splitlines():
+            # cross-check lines already carry their own key path
+            problems.append(f"{where}: {line}" if where else line)
+    return problems
+
+
+def _participants_from_csv(path: Path) -> list[dict[str, Any]]:
+    """Rows of a CSV with a header: id,name,email,role,timezone[,hours][,aliases]."""
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            rows = list(csv.DictReader(handle))
+    except OSError as exc:
+        raise ConfigError([f"participants: cannot read {path}: {exc.strerror}"]) from None
+    people = []
+    for row in rows:
+        person: dict[str, Any] = {k.strip(): (v or "").strip() for k, v in row.items() if k}
+        if not person.get("hours"):
+            person.pop("hours", None)
+        aliases = person.pop("aliases", "")
+        if aliases:
+            person["aliases"] = [a.strip() for a in re.split(r"[;,\s]+", aliases) if a.strip()]
+        people.append(person)
+    return people
+
+
+def load_config(path: Path | str) -> Config:
+    """Read, validate and cross-check a config file, or raise ConfigError."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError([f"{path}: cannot read: {exc.strerror}"]) from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError([f"{path}{where}: not valid YAML: {problem}"]) from None
+    if not isinstance(raw, dict):
+        raise ConfigError([f"{path}: expected a mapping of sections (program, participants, ...)"])
+    base_dir = path.resolve().parent
+    if isinstance(raw.get("participants"), str):
+        raw["participants"] = _participants_from_csv(base_dir / raw["participants"])
+    raw["base_dir"] = base_dir
+    problems = []
+    try:
+        config = Config.model_validate(raw)
+    except ValidationError as exc:
+        problems = format_validation_error(exc)
+    problems += [p for p in _cross_problems(raw) if p not in problems]
+    problems += _connector_problems(raw)
+    if problems:
+        raise ConfigError(problems)
+    return config
+
+
+def _connector_problems(raw: dict[str, Any]) -> list[str]:
+    from connectors.registry import ConnectorLookupError, options_model
+
+    problems = []
+    for section in ("mail", "calendar"):
+        spec = raw.get(section)
+        if spec is None:
+            continue  # the default
+        if not isinstance(spec, dict) or "type" not in spec:
+            problems.append(f"{section}: expected a mapping with a type, e.g. {{type: maildir}}")
+            continue
+        options = {k: v for k, v in spec.items() if k != "type"}
+        try:
+            model = options_model(section, str(spec["type"]))
+        except ConnectorLookupError as exc:
+            problems.append(f"{section}.type: {exc}")
+            continue
+        try:
+            model.model_validate(options)
+        except ValidationError as exc:
+            problems.extend(format_validation_error(exc, section))
+    return problems

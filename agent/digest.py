@@ -1,0 +1,120 @@
+"""The coordinator's weekly digest, computed from state and logs. Pure.
+
+At-risk pairs come first, each with the plain reasons the agent sees:
+an agreement still pending past the escalation point, a declined agreement,
+a quiet pair, a pause, a low rating, no meeting time found.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from agent.config import Config
+from agent.context import at_local
+from agent.program import BEFORE_AGREEMENT, MEETING_STAGES, PairState, Stage
+from agent.timefmt import long_date
+
+
+def _parse(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def risk_reasons(
+    cfg: Config, state: PairState, now: datetime, ratings: list[int], no_slot: bool
+) -> list[str]:
+    """Why a pair may be drifting; empty when it looks healthy."""
+    reasons = []
+    cadence = cfg.cadence
+    if state.declined:
+        reasons.append("declined the agreement")
+    if state.stage in BEFORE_AGREEMENT and state.agreement_sent:
+        waiting = now - min(state.agreement_sent.values())
+        if waiting >= cadence.agreement.escalate_after:
+            reasons.append(f"no agreement after {waiting.days} days")
+    if no_slot and state.series is None:
+        reasons.append("no meeting time fits both")
+    if state.stage in MEETING_STAGES and state.series:
+        quiet_since = max([state.series.first_start, *state.heard.values()])
+        if now - quiet_since >= cadence.nudge.quiet_after:
+            reasons.append(f"quiet for {(now - quiet_since).days} days")
+    if state.stage == Stage.PAUSED:
+        reasons.append("paused")
+    if ratings and ratings[-1] <= 2:
+        reasons.append(f"last rating {ratings[-1]}/5")
+    return reasons
+
+
+def digest_context(
+    cfg: Config,
+    states: Mapping[str, PairState],
+    log: Iterable[Mapping[str, Any]],
+    inbound: Iterable[Mapping[str, Any]],
+    escalated_no_slot: set[str],
+    now: datetime,
+) -> dict[str, Any]:
+    """The `digest` key of the digest template's context, for the week before `now`."""
+    zone = cfg.program.timezone
+    since = now - timedelta(days=7)
+    log = list(log)
+    week_log = [e for e in log if (t := _parse(e.get("at"))) and since <= t <= now]
+    ratings: dict[str, list[int]] = {}
+    for entry in log:
+        if entry.get("kind") == "rating" and str(entry.get("text", "")).split("/")[0].isdigit():
+            ratings.setdefault(entry["pair"], []).append(int(entry["text"].split("/")[0]))
+    rows, held, planned = [], 0, 0
+    declined_occurrences = sum(
+        1 for e in week_log if e.get("kind") == "meeting_reply" and "declined" in e.get("text", "")
+    )
+    for pair in cfg.pairs:
+        state = states.get(pair.id) or PairState(pair_id=pair.id)
+        series = state.series
+        if series and series.status == "confirmed":
+            planned += sum(1 for o in series.slot().occurrences() if since <= o < now)
+        reasons = risk_reasons(
+            cfg, state, now, ratings.get(pair.id, []), pair.id in escalated_no_slot
+        )
+        last = state.last_heard()
+        upcoming = series.next_after(now) if series and series.status == "confirmed" else None
+        rows.append(
+            {
+                "id": pair.id,
+                "mentor": cfg.participant(pair.mentor).name,
+                "mentee": cfg.participant(pair.mentee).name,
+                "stage": str(state.stage),
+                "at_risk": bool(reasons),
+                "reasons": reasons,
+                "last_heard": long_date(last.astimezone(zone)) if last else None,
+                "next_meeting": at_local(upcoming, zone) if upcoming else None,
+            }
+        )
+    held = max(0, planned - declined_occurrences)
+    rows.sort(key=lambda r: (not r["at_risk"], r["id"]))
+    stages = Counter(r["stage"] for r in rows)
+    week_inbound = [r for r in inbound if (t := _parse(r.get("at"))) and since <= t <= now]
+    return {
+        "period": f"{long_date(since.astimezone(zone))} – {long_date(now.astimezone(zone))}",
+        "stages": [{"stage": str(s), "count": stages[str(s)]} for s in Stage if stages[str(s)]],
+        "pairs": rows,
+        "meetings_held": held,
+        "meetings_planned": planned,
+        "agreements_pending": [
+            r["id"] for r in rows if r["stage"] in {str(s) for s in BEFORE_AGREEMENT}
+        ],
+        "quiet": [r["id"] for r in rows if any(x.startswith("quiet") for x in r["reasons"])],
+        "declined": declined_occurrences,
+        "bounces": sorted({e.get("text", "") for e in week_log if e.get("kind") == "bounce"}),
+        "needs_human": [
+            {
+                "pair": r.get("pair"),
+                "from": r.get("from", ""),
+                "text": r.get("text", ""),
+                "reason": r.get("reason", ""),
+            }
+            for r in week_inbound
+            if r.get("outcome") == "needs_human"
+        ],
+        "quarantined": sum(1 for r in week_inbound if r.get("outcome") == "quarantined"),
+    }

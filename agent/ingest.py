@@ -1,0 +1,189 @@
+"""From a parsed inbound message to what the agent does about it. Pure.
+
+`match` ties a message to a pair and a role: by the signed token in the
+address it was sent to, then by In-Reply-To/References to a message we sent,
+then by the sender's address. A message is accepted only from that pair's
+own participants; anything else is quarantined with the reason.
+
+`route` decides the outcome: a machine's message (auto-reply, bounce) is
+logged and never answered; a calendar reply is logged per attendee; a human
+reply becomes a `Replied` event, progress-log entries and, when a person
+should look at it, a notice to the coordinator with the text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from agent.config import Config, Pair
+from agent.ics import IcsError, parse_itip
+from agent.model import InboundMessage, IntentKind, Interpretation, Role
+from agent.planner import Action
+from agent.program import Replied
+from agent.replies import interpret
+from agent.tokens import read_token
+
+Outcome = Literal["applied", "needs_human", "auto_reply", "bounce", "calendar", "quarantined"]
+
+# Intents a person, not the agent, has to act on (the foundation books no reschedules itself).
+_FOR_A_HUMAN = {
+    IntentKind.DECLINE: "declined the mentoring agreement",
+    IntentKind.RESCHEDULE: "asks to reschedule a meeting",
+    IntentKind.SKIP: "wants to skip a meeting",
+    IntentKind.QUESTION: "has a question",
+    IntentKind.STOP: "wants to leave the program",
+    IntentKind.PAUSE: "wants to pause",
+}
+
+
+@dataclass(frozen=True)
+class Match:
+    pair_id: str | None = None
+    role: Role | None = None
+    via: str | None = None  # "token", "thread" or "sender"
+    replied_to: str | None = None  # the kind of our email this answers (agreement, follow_up ...)
+    problem: str | None = None  # why the message cannot be trusted or placed
+
+
+@dataclass(frozen=True)
+class Routed:
+    outcome: Outcome
+    match: Match
+    event: Replied | None = None
+    log: list[dict[str, Any]] = field(default_factory=list)
+    notice: Action | None = None
+    reason: str | None = None
+
+
+def _role_in(pair: Pair, cfg: Config, address: str) -> Role | None:
+    for role in ("mentor", "mentee"):
+        if address in cfg.participant(getattr(pair, role)).addresses:
+            return role  # type: ignore[return-value]
+    return None
+
+
+def match(
+    msg: InboundMessage, cfg: Config, token_key: bytes, sent: Mapping[str, Mapping[str, Any]]
+) -> Match:
+    """Which pair and role a message belongs to, or why it belongs to none."""
+    pairs = {p.id.lower(): p for p in cfg.pairs}
+    thread = next(
+        (sent[i] for i in (*msg.in_reply_to, *reversed(msg.references)) if i in sent), None
+    )
+    replied_to = thread.get("kind") if thread else None
+    if msg.from_addr == cfg.program.sender.email.lower():
+        return Match(problem="sent from the program's own address (mail loop)")
+    if msg.dmarc_fail:
+        return Match(problem="the sender's domain failed DMARC: the From address may be forged")
+    token = read_token(msg.to_addrs, cfg.program.sender.email, token_key)
+    candidates: list[tuple[str, Pair]] = []
+    if token and token[0] in pairs:
+        candidates.append(("token", pairs[token[0]]))
+    if thread and str(thread.get("pair")).lower() in pairs:
+        candidates.append(("thread", pairs[str(thread["pair"]).lower()]))
+    for via, pair in candidates:
+        role = _role_in(pair, cfg, msg.from_addr)
+        if role is None:
+            sender = msg.from_addr or "an unknown sender"
+            problem = f"{sender} is not a participant of pair {pair.id}"
+            return Match(pair_id=pair.id, via=via, problem=problem)
+        return Match(pair.id, role, via, replied_to)
+    own = [(p, r) for p in cfg.pairs if (r := _role_in(p, cfg, msg.from_addr))]
+    if len(own) == 1:
+        return Match(own[0][0].id, own[0][1], "sender", replied_to)
+    if len(own) > 1:
+        ids = ", ".join(p.id for p, _ in own)
+        return Match(problem=f"{msg.from_addr} is in several pairs ({ids}); cannot tell which")
+    return Match(problem=f"{msg.from_addr or 'an unknown sender'} is not a participant")
+
+
+def received_at(msg: InboundMessage, now: datetime) -> datetime:
+    """When the reply was written: its Date header, unless missing or in the future."""
+    if msg.date is None or msg.date > now + timedelta(minutes=5):
+        return now
+    return msg.date
+
+
+def route(msg: InboundMessage, found: Match, now: datetime) -> Routed:
+    """The outcome for one message and everything it produces."""
+    at = received_at(msg, now)
+    base = {"at": at, "pair": found.pair_id, "by": found.role, "message_id": msg.message_id}
+    if msg.bounce:
+        failed = ", ".join(msg.failed_recipients) or "an address"
+        reason = f"delivery to {failed} failed"
+        return Routed(
+            "bounce",
+            found,
+            log=[{**base, "kind": "bounce", "text": reason}],
+            notice=_notice(msg, found, reason),
+            reason=reason,
+        )
+    if msg.auto_reply:
+        entry = {**base, "kind": "auto_reply", "text": msg.subject}
+        return Routed(
+            "auto_reply", found, log=[entry] if found.pair_id else [], reason=msg.auto_reply
+        )
+    if found.problem or found.pair_id is None or found.role is None:
+        # a stranger is only counted in the digest; a message that claims a pair is reported
+        suspicious = found.pair_id is not None or msg.dmarc_fail
+        notice = _notice(msg, found, f"quarantined: {found.problem}") if suspicious else None
+        return Routed("quarantined", found, notice=notice, reason=found.problem)
+    if msg.calendar:
+        return _calendar_reply(msg, found, base)
+    meaning = interpret(msg.reply_text, context=found.replied_to)
+    event = Replied(found.role, at, meaning)
+    log = _log_entries(meaning, base)
+    human = [reason for kind, reason in _FOR_A_HUMAN.items() if meaning.has(kind)]
+    if meaning.unsure:
+        human.append(f"reply not understood ({meaning.unsure})")
+    if human:
+        reason = "; ".join(human)
+        return Routed("needs_human", found, event, log, _notice(msg, found, reason), reason)
+    return Routed("applied", found, event, log)
+
+
+def _calendar_reply(msg: InboundMessage, found: Match, base: dict[str, Any]) -> Routed:
+    entries = []
+    for part in msg.calendar:
+        try:
+            responses = parse_itip(part)
+        except IcsError as exc:
+            entries.append({**base, "kind": "calendar", "text": f"unreadable calendar part: {exc}"})
+            continue
+        for response in responses:
+            when = f" for {response.recurrence_id:%Y-%m-%d}" if response.recurrence_id else ""
+            text = f"{response.method} {response.partstat.lower()}{when}"
+            entries.append({**base, "kind": "meeting_reply", "text": text})
+    return Routed("calendar", found, log=entries)
+
+
+def _log_entries(meaning: Interpretation, base: dict[str, Any]) -> list[dict[str, Any]]:
+    entries = []
+    for intent in meaning.intents:
+        text = intent.text or "; ".join(intent.items)
+        if intent.kind == IntentKind.RATING:
+            text = f"{intent.value}/5"
+        entries.append({**base, "kind": str(intent.kind), "text": text})
+    return entries
+
+
+def _notice(msg: InboundMessage, found: Match, reason: str) -> Action:
+    return Action(
+        key=f"notice/{msg.message_id}",
+        kind="coordinator_reply",
+        pair_id=found.pair_id,
+        template="coordinator_reply",
+        extra={
+            "reason": reason,
+            "message": {
+                "from_name": msg.from_name,
+                "from_addr": msg.from_addr,
+                "subject": msg.subject,
+                "date": msg.date.isoformat() if msg.date else "",
+                "text": msg.reply_text or msg.text,
+            },
+        },
+    )

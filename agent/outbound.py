@@ -1,0 +1,73 @@
+"""Outgoing email: headers that thread, identify and protect, and iMIP invitations.
+
+Every message gets a Message-ID derived from its action's idempotency key, so
+the same action always produces the same id: that is how a re-run after a
+crash recognises a message that already left. `Auto-Submitted:
+auto-generated` (RFC 3834 section 5) tells well-behaved auto-responders not
+to answer, which keeps out-of-office replies from looping.
+
+An invitation follows RFC 6047 section 2.4 as the big clients send it: a
+multipart/alternative with the text, the HTML and the text/calendar part
+carrying the METHOD, and the same calendar as an .ics attachment for clients
+that only look at attachments.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime
+
+from agent.render import RenderedEmail
+
+
+def message_id(program_slug: str, key: str, domain: str) -> str:
+    """Stable Message-ID (without <>) for an action key."""
+    digest = hashlib.sha256(f"{program_slug}/{key}".encode()).hexdigest()[:32]
+    return f"mm.{digest}@{domain}"
+
+
+def _address(name: str, email: str) -> Address:
+    local, domain = email.rsplit("@", 1)
+    return Address(display_name=name, username=local, domain=domain)
+
+
+def compose(
+    *,
+    rendered: RenderedEmail,
+    sender: tuple[str, str],
+    to: tuple[str, str],
+    reply_to: str | None,
+    msg_id: str,
+    date: datetime,
+    pair_id: str | None,
+    calendar: bytes | None = None,
+    method: str | None = None,
+) -> EmailMessage:
+    """One email, ready for a Mailbox to send. Header values cannot inject new headers:
+    EmailMessage refuses CR/LF in them, and names are validated as single lines."""
+    message = EmailMessage()
+    message["From"] = _address(*sender)
+    message["To"] = _address(*to)
+    if reply_to:
+        message["Reply-To"] = _address(sender[0], reply_to)
+    message["Subject"] = rendered.subject
+    message["Date"] = format_datetime(date)
+    message["Message-ID"] = f"<{msg_id}>"
+    message["Auto-Submitted"] = "auto-generated"
+    message["X-Auto-Response-Suppress"] = "OOF, AutoReply"  # Exchange's own loop guard
+    if pair_id:
+        message["X-Mentormail-Pair"] = pair_id
+    message.set_content(rendered.text)
+    message.add_alternative(rendered.html, subtype="html")
+    if calendar is not None and method:
+        message.add_alternative(
+            calendar, maintype="text", subtype="calendar", params={"method": method}
+        )
+        message.make_mixed()
+        message.add_attachment(
+            calendar, maintype="application", subtype="ics", filename="invite.ics"
+        )
+    return message

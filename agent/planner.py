@@ -1,0 +1,263 @@
+"""The pure planner: pair state + cadence + `now` -> the actions that are due.
+
+The planner is deliberately forgetful: it says what *should* have happened by
+`now` (the welcome, reminder number 2, the follow-up of the meeting that ended
+two hours ago) and gives each action an idempotency key. The executor skips
+keys that are already done, so planning the same tick twice, or after a
+crash, sends nothing twice, and a long outage yields only the latest reminder
+or follow-up instead of a burst of stale ones.
+
+The executor applies each done action back to the state and plans again
+(a few rounds per tick), so a welcome and the agreement, or a booking and
+its invitations, go out in the same tick.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from agent.config import Config, Pair, Participant
+from agent.model import ROLES, Role
+from agent.program import BEFORE_AGREEMENT, MEETING_STAGES, PairState, Series, Stage
+from agent.slots import Availability, find_series
+
+Busy = Sequence[tuple[datetime, datetime]]
+
+
+@dataclass(frozen=True)
+class Action:
+    """One thing to do, identified by an idempotency key that is stable across ticks."""
+
+    key: str
+    kind: str
+    pair_id: str | None
+    role: Role | None = None  # recipient; None: the coordinator, or no email at all
+    template: str | None = None  # None: no email (book or cancel a series)
+    extra: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+    series: Series | None = None  # book: the series to book; emails: the series to attach
+    method: str | None = None  # "REQUEST" or "CANCEL" when the email carries the series
+
+    def describe(self) -> str:
+        who = self.role or ("coordinator" if self.template else "calendar")
+        pair = f"{self.pair_id}: " if self.pair_id else ""
+        return f"{pair}{self.kind} -> {who}"
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """The program's key moments, as aware datetimes in the program's zone."""
+
+    opens: datetime  # onboarding starts: welcomes go out from here
+    starts: datetime  # no meeting before this
+    closing: datetime  # pairs close from here; the series ends before it
+
+    @classmethod
+    def of(cls, cfg: Config) -> Timeline:
+        zone = cfg.program.timezone
+        starts = _midnight(cfg.program.start, zone)
+        closing = _midnight(cfg.program.end, zone) - (cfg.cadence.closure.before_end or timedelta())
+        return cls(starts - cfg.cadence.onboarding.before_start, starts, closing)
+
+
+def _midnight(day: date, zone: ZoneInfo) -> datetime:
+    return datetime.combine(day, time(0), zone)
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.astimezone(ZoneInfo("UTC")).strftime("%Y%m%dT%H%MZ")
+
+
+def series_uid(cfg: Config, pair: Pair) -> str:
+    """Stable per pair and program, so every update of the series reaches the same event."""
+    domain = cfg.program.sender.email.rsplit("@", 1)[1]
+    return f"mentormail-{cfg.program.slug}-{pair.id}@{domain}"
+
+
+def availability(person: Participant) -> Availability:
+    return Availability(
+        name=f"{person.first_name} ({person.timezone})", tz=person.timezone, hours=person.hours
+    )
+
+
+class _Plan:
+    """Collects a pair's actions with keys built the same way everywhere."""
+
+    def __init__(self, pair: Pair) -> None:
+        self.pair = pair
+        self.actions: list[Action] = []
+
+    def email(self, kind: str, role: Role | None, *parts: object, **kw: Any) -> None:
+        key = "/".join([self.pair.id, kind, *(str(p) for p in parts), role or "coordinator"])
+        template = kw.pop("template", kind)
+        self.actions.append(Action(key, kind, self.pair.id, role, template, **kw))
+
+    def calendar(self, kind: str, series: Series) -> None:
+        key = f"{self.pair.id}/{kind}/{series.uid}/{series.sequence}"
+        self.actions.append(Action(key, kind, self.pair.id, series=series))
+
+
+def plan_pair(
+    cfg: Config, pair: Pair, state: PairState, now: datetime, busy: Busy = ()
+) -> list[Action]:
+    """What is due for one pair at `now`. Pure."""
+    timeline = Timeline.of(cfg)
+    if now < timeline.opens or state.stage == Stage.CLOSED:
+        return []
+    plan = _Plan(pair)
+    if state.stage == Stage.CLOSING:
+        _closing(plan, state, now)
+        return plan.actions
+    for role in ROLES:
+        if role not in state.welcomed:
+            plan.email("welcome", role)
+        elif role not in state.agreement_sent:
+            plan.email("agreement", role)
+    if state.stage in BEFORE_AGREEMENT:
+        _agreement(plan, cfg, state, now)
+    elif state.stage == Stage.AGREED and state.series is None:
+        _book(plan, cfg, state, now, timeline, busy)
+    if state.series and state.series.status == "confirmed" and state.stage != Stage.PAUSED:
+        for role in ROLES:
+            if state.invited.get(role, -1) < state.series.sequence:
+                plan.email(
+                    "invitation",
+                    role,
+                    state.series.uid,
+                    state.series.sequence,
+                    series=state.series,
+                    method="REQUEST",
+                )
+    if state.stage in MEETING_STAGES and state.series:
+        _meetings(plan, cfg, state, now)
+    return plan.actions
+
+
+def _agreement(plan: _Plan, cfg: Config, state: PairState, now: datetime) -> None:
+    rules = cfg.cadence.agreement
+    for role in ROLES:
+        sent = state.agreement_sent.get(role)
+        if sent is None or role in state.agreed or role in state.declined:
+            continue
+        number = min(rules.max_reminders, int((now - sent) / rules.reminder_after))
+        if number >= 1:
+            plan.email(
+                "agreement_reminder",
+                role,
+                number,
+                extra={"reminder_number": number, "other_agreed": _other(role) in state.agreed},
+            )
+    if state.agreement_sent and not state.both(state.agreed):
+        waiting = now - min(state.agreement_sent.values())
+        if waiting >= rules.escalate_after:
+            missing = [r for r in ROLES if r not in state.agreed]
+            plan.email(
+                "escalation_agreement",
+                None,
+                template="coordinator_escalation",
+                extra={"reason": "agreement", "waiting_days": waiting.days, "missing": missing},
+            )
+
+
+def _other(role: Role) -> Role:
+    return "mentee" if role == "mentor" else "mentor"
+
+
+def _book(
+    plan: _Plan, cfg: Config, state: PairState, now: datetime, timeline: Timeline, busy: Busy
+) -> None:
+    meetings = cfg.cadence.meetings
+    mentor, mentee = cfg.participant(plan.pair.mentor), cfg.participant(plan.pair.mentee)
+    anchors = list(dict.fromkeys([cfg.program.timezone, mentor.timezone, mentee.timezone]))
+    search = find_series(
+        [availability(mentor), availability(mentee)],
+        earliest=max(timeline.starts, now + meetings.min_notice),
+        until=timeline.closing,
+        every_weeks=meetings.every.days // 7,
+        duration=meetings.duration,
+        preferred_days=meetings.preferred_days,
+        busy=busy,
+        anchors=anchors,
+    )
+    if search.slots:
+        plan.calendar("book", Series.from_slot(series_uid(cfg, plan.pair), search.slots[0]))
+    else:
+        plan.email(
+            "escalation_no_slot",
+            None,
+            template="coordinator_escalation",
+            extra={"reason": "no_slot", "explanation": search.explanation or "no common time"},
+        )
+
+
+def _meetings(plan: _Plan, cfg: Config, state: PairState, now: datetime) -> None:
+    series = state.series
+    assert series is not None
+    if state.stage == Stage.PAUSED or series.status != "confirmed":
+        return
+    cadence = cfg.cadence
+    if cadence.follow_up.enabled:
+        held = series.held_before(now - cadence.follow_up.after)
+        if held:
+            for role in ROLES:
+                plan.email("follow_up", role, _stamp(held[-1]), extra={"occurrence": held[-1]})
+    first = series.first_start
+    if cadence.check_in.enabled and now > first:
+        number = int((now - first) / cadence.check_in.every)
+        if number >= 1:
+            for role in ROLES:
+                plan.email("check_in", role, number, extra={"check_in_number": number})
+    quiet_since = max([first, *state.heard.values()])
+    quiet = now - quiet_since
+    if quiet >= cadence.nudge.quiet_after:
+        for role in ROLES:
+            plan.email("nudge", role, _stamp(quiet_since), extra={"quiet_days": quiet.days})
+    if quiet >= 2 * cadence.nudge.quiet_after:
+        plan.email(
+            "escalation_quiet",
+            None,
+            _stamp(quiet_since),
+            template="coordinator_escalation",
+            extra={"reason": "quiet", "quiet_days": quiet.days},
+        )
+
+
+def _closing(plan: _Plan, state: PairState, now: datetime) -> None:
+    series = state.series
+    if series and series.status == "confirmed" and series.next_after(now):
+        plan.calendar("cancel_series", series)  # the closure emails follow once it is cancelled
+        return
+    for role in ROLES:
+        if role in state.closure_sent:
+            continue
+        carries_cancel = (
+            series is not None
+            and series.status == "cancelled"
+            and state.invited.get(role, -1) < series.sequence
+        )
+        plan.email(
+            "closure",
+            role,
+            series=series if carries_cancel else None,
+            method="CANCEL" if carries_cancel else None,
+        )
+
+
+def plan_program(cfg: Config, now: datetime) -> list[Action]:
+    """Program-wide actions due at `now`: the coordinator's weekly digest."""
+    digest = cfg.cadence.digest
+    timeline = Timeline.of(cfg)
+    zone = cfg.program.timezone
+    local = now.astimezone(zone)
+    last = _midnight(cfg.program.end, zone) + timedelta(days=7)
+    if not digest.enabled or not timeline.opens <= now <= last:
+        return []
+    monday = local.date() - timedelta(days=local.weekday())
+    due = datetime.combine(monday + timedelta(days=digest.day), digest.time, zone)
+    if now < due:
+        return []
+    year, week, _ = monday.isocalendar()
+    return [Action(f"digest/{year}-W{week:02d}", "digest", None, None, "digest")]

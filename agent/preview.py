@@ -1,0 +1,105 @@
+"""`mentormail preview`: one email rendered for a pair, as the recipient would see it.
+
+Uses the pair's real state when a state file exists; otherwise it shows the
+email as it will look, with the meeting series the slot finder would book.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from agent.config import Config, ConfigError
+from agent.context import coordinator_context, participant_context
+from agent.digest import digest_context
+from agent.model import Role
+from agent.planner import Timeline, availability, series_uid
+from agent.program import PairState, Series
+from agent.render import Renderer
+from agent.runtime import state_path
+from agent.slots import find_series
+from agent.store import Store
+
+_SAMPLE_EXTRAS: dict[str, dict[str, Any]] = {
+    "agreement_reminder": {"reminder_number": 1, "other_agreed": True},
+    "check_in": {"check_in_number": 1},
+    "nudge": {"quiet_days": 14},
+    "closure": {"progress": [], "meetings_held": 0},
+    "coordinator_reply": {
+        "reason": "reply not understood",
+        "message": {
+            "from_name": "",
+            "from_addr": "",
+            "subject": "Re: ...",
+            "date": "",
+            "text": "...",
+        },
+    },
+    "coordinator_escalation": {"reason": "agreement", "waiting_days": 7, "missing": ["mentee"]},
+}
+
+
+def _state(cfg: Config, pair_id: str, now: datetime) -> PairState:
+    path = state_path(cfg)
+    if path.exists():
+        store = Store(path, lock=False)
+        try:
+            state = store.pair_state(pair_id)
+        finally:
+            store.close(flush=False)
+        if state.series:
+            return state
+    else:
+        state = PairState(pair_id=pair_id)
+    pair = cfg.pair(pair_id)
+    timeline = Timeline.of(cfg)
+    meetings = cfg.cadence.meetings
+    found = find_series(
+        [availability(cfg.participant(pair.mentor)), availability(cfg.participant(pair.mentee))],
+        earliest=max(timeline.starts, now + meetings.min_notice),
+        until=timeline.closing,
+        every_weeks=meetings.every.days // 7,
+        duration=meetings.duration,
+        preferred_days=meetings.preferred_days,
+        anchors=[cfg.program.timezone],
+    )
+    if found.slots:
+        state = state.model_copy(
+            update={"series": Series.from_slot(series_uid(cfg, pair), found.slots[0])}
+        )
+    return state
+
+
+def preview(
+    cfg: Config, template: str, pair_id: str | None, role: Role, now: datetime, *, html: bool
+) -> str:
+    renderer = Renderer(cfg.resolve(cfg.program.templates) if cfg.program.templates else None)
+    if template not in renderer.names():
+        raise ConfigError(
+            [f"template: unknown template {template!r}; known: {', '.join(renderer.names())}"]
+        )
+    pair_id = pair_id or cfg.pairs[0].id
+    if pair_id not in {p.id for p in cfg.pairs}:
+        raise ConfigError([f"--pair: unknown pair {pair_id!r}"])
+    pair = cfg.pair(pair_id)
+    state = _state(cfg, pair_id, max(now, Timeline.of(cfg).opens))
+    extra = dict(_SAMPLE_EXTRAS.get(template, {}))
+    if template == "follow_up" and state.series:
+        extra["occurrence"] = state.series.first_start
+    if template == "digest":
+        context = coordinator_context(
+            cfg,
+            now,
+            None,
+            None,
+            template,
+            {"digest": digest_context(cfg, {pair_id: state}, [], [], set(), now)},
+        )
+    elif template.startswith("coordinator_"):
+        context = coordinator_context(cfg, now, pair, state, template, extra)
+    else:
+        context = participant_context(cfg, pair, state, role, now, extra)
+    rendered = renderer.render(template, context)
+    if html:
+        return rendered.html
+    return f"Subject: {rendered.subject}\n\n{rendered.text}"

@@ -1,0 +1,234 @@
+"""The pure state machine of one mentoring pair: PairState + event -> PairState.
+
+Stages, in the order a pair normally moves through them:
+
+    invited -> onboarding -> agreement_pending -> agreed -> scheduled -> active
+                                                                  ^        |
+                                                                  +- paused <-+
+    any stage -> closing -> closed
+
+`invited` is a configured pair nobody has written to; `onboarding` means the
+welcome went out; `agreement_pending` the agreement went out; `agreed` both
+sides agreed; `scheduled` the meeting series is booked; `active` the first
+meeting has taken place. `closing` is entered at the program's end or when a
+participant leaves, and becomes `closed` once the closing emails are out.
+
+Events are facts: an email was sent, a series was booked, a participant
+replied, time passed. Applying the same fact twice changes nothing more.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, ConfigDict
+
+from agent.model import ROLES, IntentKind, Interpretation, Role
+from agent.slots import SeriesSlot
+
+
+class Stage(StrEnum):
+    INVITED = "invited"
+    ONBOARDING = "onboarding"
+    AGREEMENT_PENDING = "agreement_pending"
+    AGREED = "agreed"
+    SCHEDULED = "scheduled"
+    ACTIVE = "active"
+    PAUSED = "paused"
+    CLOSING = "closing"
+    CLOSED = "closed"
+
+
+BEFORE_AGREEMENT = (Stage.INVITED, Stage.ONBOARDING, Stage.AGREEMENT_PENDING)
+MEETING_STAGES = (Stage.SCHEDULED, Stage.ACTIVE)
+ENDED = (Stage.CLOSING, Stage.CLOSED)
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+class Series(Frozen):
+    """A booked recurring meeting, as stored; `slot()` gives the pure occurrence maths."""
+
+    uid: str
+    sequence: int = 0
+    tz: str
+    first_start: datetime
+    duration_minutes: int
+    interval_weeks: int
+    until: datetime
+    status: Literal["confirmed", "cancelled"] = "confirmed"
+
+    @classmethod
+    def from_slot(cls, uid: str, slot: SeriesSlot) -> Series:
+        return cls(
+            uid=uid,
+            tz=str(slot.tz),
+            first_start=slot.first_start,
+            duration_minutes=int(slot.duration.total_seconds() // 60),
+            interval_weeks=slot.interval_weeks,
+            until=slot.until,
+        )
+
+    def slot(self) -> SeriesSlot:
+        zone = ZoneInfo(self.tz)
+        return SeriesSlot(
+            tz=zone,
+            first_start=self.first_start.astimezone(zone),
+            duration=timedelta(minutes=self.duration_minutes),
+            interval_weeks=self.interval_weeks,
+            until=self.until,
+        )
+
+    @property
+    def duration(self) -> timedelta:
+        return timedelta(minutes=self.duration_minutes)
+
+    def held_before(self, now: datetime) -> list[datetime]:
+        """Occurrences that have ended by `now`."""
+        return [o for o in self.slot().occurrences() if o + self.duration <= now]
+
+    def next_after(self, now: datetime) -> datetime | None:
+        return next((o for o in self.slot().occurrences() if o >= now), None)
+
+
+class PairState(Frozen):
+    """What the agent knows about one pair. Which emails went out is not kept here:
+    the outbox in the store remembers every action's idempotency key."""
+
+    pair_id: str
+    stage: Stage = Stage.INVITED
+    welcomed: dict[Role, datetime] = {}
+    agreement_sent: dict[Role, datetime] = {}
+    agreed: dict[Role, datetime] = {}
+    declined: dict[Role, datetime] = {}
+    goals: list[str] = []
+    series: Series | None = None
+    invited: dict[Role, int] = {}  # the series SEQUENCE each side last received
+    heard: dict[Role, datetime] = {}  # last reply from each side
+    paused_from: Stage | None = None
+    closing_reason: str | None = None
+    closure_sent: dict[Role, datetime] = {}
+
+    def both(self, field: dict[Role, object]) -> bool:
+        return all(role in field for role in ROLES)
+
+    def last_heard(self) -> datetime | None:
+        return max(self.heard.values(), default=None)
+
+
+# --- events -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Sent:
+    """An email of this kind went out to `role` (None for the coordinator)."""
+
+    kind: str
+    role: Role | None
+    at: datetime
+    sequence: int | None = None  # for emails carrying the series: the SEQUENCE they carried
+
+
+@dataclass(frozen=True)
+class Booked:
+    series: Series
+
+
+@dataclass(frozen=True)
+class Replied:
+    role: Role
+    at: datetime
+    interpretation: Interpretation
+
+
+@dataclass(frozen=True)
+class Clock:
+    """Time passed: closes pairs at the program's end and marks the first meeting held."""
+
+    now: datetime
+    closing_at: datetime
+
+
+Event = Sent | Booked | Replied | Clock
+
+
+def _with(state: PairState, **changes: object) -> PairState:
+    return state.model_copy(update=changes)
+
+
+def _put(mapping: dict[Role, datetime], role: Role, at: datetime) -> dict[Role, datetime]:
+    """Record when something first happened for `role`; a repeat keeps the first time."""
+    return {**mapping, role: mapping.get(role, at)}
+
+
+def apply(state: PairState, event: Event) -> PairState:
+    """The state after `event`. Pure; applying a fact twice is harmless."""
+    if isinstance(event, Sent):
+        return _sent(state, event)
+    if isinstance(event, Booked):
+        stage = Stage.SCHEDULED if state.stage not in (*ENDED, Stage.PAUSED) else state.stage
+        return _with(state, series=event.series, stage=stage)
+    if isinstance(event, Replied):
+        return _replied(state, event)
+    return _clock(state, event)
+
+
+def _sent(state: PairState, event: Sent) -> PairState:
+    role, at = event.role, event.at
+    if event.kind == "welcome" and role:
+        stage = Stage.ONBOARDING if state.stage == Stage.INVITED else state.stage
+        return _with(state, welcomed=_put(state.welcomed, role, at), stage=stage)
+    if event.kind == "agreement" and role:
+        stage = state.stage
+        if stage in (Stage.INVITED, Stage.ONBOARDING):
+            stage = Stage.AGREEMENT_PENDING
+        return _with(state, agreement_sent=_put(state.agreement_sent, role, at), stage=stage)
+    if event.kind == "cancel_series" and state.series and state.series.status != "cancelled":
+        cancelled = {"status": "cancelled", "sequence": state.series.sequence + 1}
+        return _with(state, series=state.series.model_copy(update=cancelled))
+    if role and event.sequence is not None:
+        state = _with(state, invited={**state.invited, role: event.sequence})
+    if event.kind == "closure" and role:
+        sent = _put(state.closure_sent, role, at)
+        closed = all(r in sent for r in ROLES)
+        return _with(state, closure_sent=sent, stage=Stage.CLOSED if closed else state.stage)
+    return state
+
+
+def _replied(state: PairState, event: Replied) -> PairState:
+    role, at, meaning = event.role, event.at, event.interpretation
+    state = _with(state, heard={**state.heard, role: max(at, state.heard.get(role, at))})
+    if state.stage in ENDED:
+        return state
+    goals = meaning.first(IntentKind.GOALS)
+    if goals and goals.items:
+        state = _with(state, goals=list(goals.items))
+    if meaning.has(IntentKind.AGREE) and not meaning.has(IntentKind.DECLINE):
+        agreed = _put(state.agreed, role, at)
+        declined = {r: t for r, t in state.declined.items() if r != role}
+        state = _with(state, agreed=agreed, declined=declined)
+        if state.both(agreed) and state.stage in BEFORE_AGREEMENT:
+            state = _with(state, stage=Stage.AGREED)
+    elif meaning.has(IntentKind.DECLINE) and role not in state.agreed:
+        state = _with(state, declined=_put(state.declined, role, at))
+    if meaning.has(IntentKind.STOP):
+        return _with(state, stage=Stage.CLOSING, closing_reason=f"{role} left the program")
+    if meaning.has(IntentKind.PAUSE) and state.stage != Stage.PAUSED:
+        return _with(state, stage=Stage.PAUSED, paused_from=state.stage)
+    if meaning.has(IntentKind.RESUME) and state.stage == Stage.PAUSED:
+        return _with(state, stage=state.paused_from or Stage.SCHEDULED, paused_from=None)
+    return state
+
+
+def _clock(state: PairState, event: Clock) -> PairState:
+    if state.stage not in ENDED and event.now >= event.closing_at:
+        return _with(state, stage=Stage.CLOSING, closing_reason="the program ended")
+    if state.stage == Stage.SCHEDULED and state.series and state.series.held_before(event.now):
+        return _with(state, stage=Stage.ACTIVE)
+    return state

@@ -1,0 +1,81 @@
+"""Everything a tick needs, opened from a config: store, connectors, templates, key."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from agent.config import Config
+from agent.render import Renderer
+from agent.store import Store
+from connectors.base import Calendar, Mailbox
+from connectors.registry import open_calendar, open_mailbox
+
+
+class TokenKeyError(Exception):
+    """The reply-token key cannot be read."""
+
+
+def token_key(cfg: Config) -> bytes:
+    """The HMAC key for reply tokens: environment variable, key file, or a generated file.
+
+    The generated file sits next to the state file with mode 0600, so the embedded
+    default works out of the box and tokens stay valid across restarts.
+    """
+    security = cfg.security
+    from_env = os.environ.get(security.token_key_env)
+    if from_env:
+        return from_env.encode()
+    if security.token_key_file:
+        path = cfg.resolve(security.token_key_file)
+        try:
+            return path.read_bytes().strip()
+        except OSError as exc:
+            raise TokenKeyError(
+                f"security.token_key_file: cannot read {path}: {exc.strerror}"
+            ) from None
+    path = state_path(cfg).with_suffix(".key")
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_hex(32))
+    return path.read_bytes().strip()
+
+
+def state_path(cfg: Config) -> Path:
+    return cfg.resolve(cfg.storage.path)
+
+
+@dataclass
+class Runtime:
+    cfg: Config
+    store: Store
+    mailbox: Mailbox
+    calendar: Calendar
+    renderer: Renderer
+    token_key: bytes
+
+    @classmethod
+    def open(cls, cfg: Config) -> Runtime:
+        store = Store(state_path(cfg))
+        try:
+            templates = cfg.resolve(cfg.program.templates) if cfg.program.templates else None
+            return cls(
+                cfg,
+                store,
+                open_mailbox(cfg),
+                open_calendar(cfg),
+                Renderer(templates),
+                token_key(cfg),
+            )
+        except BaseException:
+            store.close(flush=False)
+            raise
+
+    def close(self, *, flush: bool = True) -> None:
+        self.mailbox.close()
+        self.calendar.close()
+        self.store.close(flush=flush)

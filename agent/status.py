@@ -1,0 +1,73 @@
+"""`mentormail status`: where every pair stands, as data and as lines."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from agent.config import Config
+from agent.model import ROLES
+from agent.store import Store
+
+
+def status(cfg: Config, store: Store, now: datetime) -> dict[str, Any]:
+    """Per pair: stage, who agreed, the meeting series, the progress log."""
+    pairs = []
+    for pair in cfg.pairs:
+        state = store.pair_state(pair.id)
+        series = state.series
+        confirmed = series is not None and series.status == "confirmed"
+        upcoming = series.next_after(now) if series and confirmed else None
+        pairs.append(
+            {
+                "id": pair.id,
+                "mentor": pair.mentor,
+                "mentee": pair.mentee,
+                "stage": str(state.stage),
+                "agreed": {role: role in state.agreed for role in ROLES},
+                "goals": list(state.goals or pair.goals),
+                "meetings": {
+                    "rrule": series.slot().rrule if series else None,
+                    "timezone": series.tz if series else None,
+                    "status": series.status if series else None,
+                    "next": upcoming.isoformat() if upcoming else None,
+                    "held": len(series.held_before(now)) if series else 0,
+                },
+                "last_heard": {role: t.isoformat() for role, t in state.heard.items()},
+                "progress": [
+                    {"at": e["at"], "by": e.get("by"), "kind": e["kind"], "text": e.get("text", "")}
+                    for e in store.log(pair.id)
+                ],
+            }
+        )
+    failed = [a for a in store.actions() if a.get("status") in ("failed", "pending")]
+    return {
+        "program": cfg.program.name,
+        "now": now.isoformat(),
+        "last_tick": store.meta("last_tick"),
+        "backlog": [
+            {"key": a["key"], "status": a["status"], "error": a.get("error")} for a in failed
+        ],
+        "pairs": pairs,
+    }
+
+
+def status_lines(data: dict[str, Any]) -> list[str]:
+    tick = data.get("last_tick") or {}
+    lines = [
+        f"{data['program']} - status at {data['now']}",
+        f"last tick: {tick.get('at', 'never')}"
+        + (f" ({tick.get('seconds')} s, {len(tick.get('errors', []))} errors)" if tick else ""),
+    ]
+    for pair in data["pairs"]:
+        agreed = ", ".join(r for r, ok in pair["agreed"].items() if ok) or "nobody"
+        meetings = pair["meetings"]
+        nxt = meetings["next"] or "-"
+        lines.append(
+            f"  {pair['id']:<20} {pair['stage']:<18} agreed: {agreed:<14} "
+            f"next meeting: {nxt}  log entries: {len(pair['progress'])}"
+        )
+    if data["backlog"]:
+        lines.append(f"backlog: {len(data['backlog'])} action(s) not done")
+        lines += [f"  {a['key']}: {a['status']} {a['error'] or ''}" for a in data["backlog"]]
+    return lines

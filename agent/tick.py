@@ -1,0 +1,178 @@
+"""One pass of the agent: ingest replies, let time pass, plan, act, remember.
+
+Order matters for crash safety:
+1. Inbound mail is parsed and applied to the pairs' states in memory; each
+   message's Message-ID is recorded so it is never applied twice.
+2. Time-driven changes (program end, first meeting held) are applied.
+3. Planning rounds: plan every pair and the program, drop actions already
+   done, write the intents and flush, perform, apply the results, plan again
+   (so a welcome and the agreement, or a booking and its invitations, go out
+   in one tick). Rounds stop when nothing new is due.
+4. The state is flushed, and only then are the handled messages moved out of
+   the inbox: a crash before the move re-delivers them, and step 1 sees their
+   recorded Message-ID and only moves them.
+"""
+
+from __future__ import annotations
+
+import logging
+import time as clock
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from agent.executor import Executor
+from agent.inbound import parse_message
+from agent.ingest import Routed, match, route
+from agent.planner import Action, Timeline, plan_pair, plan_program
+from agent.program import Clock, PairState, apply
+from agent.runtime import Runtime
+from connectors.base import ConnectorError, Outcome, RawMessage
+
+log = logging.getLogger(__name__)
+
+MAX_ROUNDS = 8
+
+
+@dataclass
+class TickReport:
+    now: datetime
+    dry_run: bool
+    received: list[str] = field(default_factory=list)
+    performed: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def lines(self) -> list[str]:
+        verb = "would do" if self.dry_run else "did"
+        out = [
+            f"tick at {self.now.isoformat()}"
+            + (" (dry run: nothing is changed)" if self.dry_run else "")
+        ]
+        out += [f"  received: {line}" for line in self.received]
+        out += [f"  {verb}: {line}" for line in self.performed]
+        out += [f"  error: {line}" for line in self.errors]
+        if not (self.received or self.performed or self.errors):
+            out.append("  nothing due")
+        return out
+
+
+def _outcome(routed_outcome: str) -> Outcome:
+    return "quarantine" if routed_outcome == "quarantined" else "processed"
+
+
+def _ingest(
+    rt: Runtime, states: dict[str, PairState], now: datetime, report: TickReport
+) -> tuple[list[tuple[RawMessage, Outcome]], list[Action]]:
+    """Apply new replies to `states`; return what to move where, and coordinator notices."""
+    cursor = rt.store.meta("mail_cursor")
+    try:
+        raws, new_cursor = rt.mailbox.fetch(cursor)
+    except (ConnectorError, OSError) as exc:
+        report.errors.append(f"mailbox: cannot fetch new mail: {exc}")
+        return [], []
+    sent = rt.store.sent_index()
+    handled: list[tuple[RawMessage, Outcome]] = []
+    notices: list[Action] = []
+    for raw in raws:
+        msg = parse_message(raw.data)
+        seen = rt.store.inbound(msg.message_id)
+        if seen:  # applied before a crash or re-delivered: just finish moving it
+            handled.append((raw, _outcome(seen["outcome"])))
+            continue
+        routed: Routed = route(msg, match(msg, rt.cfg, rt.token_key, sent), now)
+        if routed.event and routed.match.pair_id:
+            states[routed.match.pair_id] = apply(states[routed.match.pair_id], routed.event)
+        for entry in routed.log:
+            rt.store.append_log(**entry)
+        if routed.notice:
+            notices.append(routed.notice)
+        rt.store.record_inbound(
+            msg.message_id,
+            at=routed.log[0]["at"] if routed.log else now,
+            outcome=routed.outcome,
+            pair=routed.match.pair_id,
+            role=routed.match.role,
+            via=routed.match.via,
+            reason=routed.reason,
+            subject=msg.subject,
+            text=msg.reply_text,
+            problems=list(msg.problems),
+            ref=raw.ref,
+            **{"from": msg.from_addr},
+        )
+        handled.append((raw, _outcome(routed.outcome)))
+        who = (
+            f"{routed.match.pair_id}/{routed.match.role}" if routed.match.pair_id else msg.from_addr
+        )
+        because = f" ({routed.reason})" if routed.reason else ""
+        report.received.append(f"{who}: {routed.outcome}{because}: {msg.subject!r}")
+    rt.store.set_meta("mail_cursor", new_cursor)
+    return handled, notices
+
+
+def run_tick(rt: Runtime, now: datetime, *, dry_run: bool = False) -> TickReport:
+    """One pass; returns what happened (or, in a dry run, what would)."""
+    started = clock.monotonic()
+    cfg, store = rt.cfg, rt.store
+    report = TickReport(now, dry_run)
+    states = {p.id: store.pair_state(p.id) for p in cfg.pairs}
+    saved = dict(states)
+    handled, notices = _ingest(rt, states, now, report)
+    closing = Timeline.of(cfg).closing
+    states = {pid: apply(state, Clock(now, closing)) for pid, state in states.items()}
+    executor = Executor(cfg, store, rt.mailbox, rt.calendar, rt.renderer, rt.token_key)
+    attempted: set[str] = set()
+    for _ in range(MAX_ROUNDS):
+        planned = notices + [a for p in cfg.pairs for a in plan_pair(cfg, p, states[p.id], now)]
+        planned += plan_program(cfg, now)
+        notices = []
+        todo = [a for a in planned if a.key not in attempted and not executor.is_settled(a)]
+        if not todo:
+            break
+        attempted.update(a.key for a in todo)
+        if not dry_run:
+            for action in todo:
+                executor.record_intent(action, now)
+            _save(rt, states, saved)
+            store.flush()
+        for action in todo:
+            try:
+                event = executor.perform(action, states, now, dry_run=dry_run)
+            except Exception as exc:  # one failing action must not stop the others
+                log.exception("%s failed", action.key)
+                report.errors.append(f"{action.describe()}: {exc}")
+                if not dry_run:
+                    executor.record_failure(action, exc, now)
+                continue
+            report.performed.append(action.describe())
+            if event is not None and action.pair_id:
+                states[action.pair_id] = apply(states[action.pair_id], event)
+    report.seconds = clock.monotonic() - started
+    if dry_run:
+        return report
+    _save(rt, states, saved)
+    store.set_meta(
+        "last_tick",
+        {
+            "at": now,
+            "seconds": round(report.seconds, 3),
+            "errors": report.errors,
+            "performed": len(report.performed),
+            "received": len(report.received),
+        },
+    )
+    store.flush()
+    for raw, outcome in handled:
+        try:
+            rt.mailbox.mark_handled(raw.ref, outcome)
+        except (ConnectorError, OSError) as exc:
+            report.errors.append(f"mailbox: cannot move handled message {raw.ref}: {exc}")
+    return report
+
+
+def _save(rt: Runtime, states: dict[str, PairState], saved: dict[str, PairState]) -> None:
+    """Write the states that changed since they were last saved (`saved` is updated)."""
+    for pair_id, state in states.items():
+        if saved.get(pair_id) != state or not rt.store.has_pair_state(pair_id):
+            rt.store.save_pair_state(state)
+            saved[pair_id] = state

@@ -1,0 +1,74 @@
+"""The two protocols every back end implements, and the terms they use.
+
+A **Mailbox** is the program's own mailbox: where participants' replies arrive
+and through which the program's emails leave. `fetch` returns messages that
+have not been handled yet; a message stays there until `mark_handled` moves it
+out, so a crash between the two re-delivers it (the agent deduplicates by
+Message-ID) instead of losing it. `send` delivers one message; `was_sent`
+answers whether a message with that Message-ID already left, which lets the
+executor finish an action whose outcome a crash left unknown without sending
+it twice.
+
+A **Calendar** is the organizer's calendar. Events are whole iCalendar
+objects (RFC 5545) keyed by UID: `put_event` creates or replaces one,
+`cancel_event` stores its cancelled form. `busy` reports busy intervals of
+people the back end can see (an empty list when it cannot know).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from email.message import EmailMessage
+from typing import Literal, Protocol
+
+Outcome = Literal["processed", "quarantine"]
+
+
+class ConnectorError(Exception):
+    """A back end failed in a way the operator has to know about (unreachable, refused)."""
+
+
+@dataclass(frozen=True)
+class RawMessage:
+    ref: str  # the back end's handle for mark_handled (a Maildir file name, an IMAP UID)
+    data: bytes
+
+
+class Mailbox(Protocol):
+    def fetch(self, cursor: str | None) -> tuple[list[RawMessage], str | None]:
+        """Unhandled messages, oldest first, and the cursor to pass next time."""
+        ...
+
+    def mark_handled(self, ref: str, outcome: Outcome) -> None:
+        """Move a fetched message out of the inbox, into the processed or quarantine folder."""
+        ...
+
+    def send(self, message: EmailMessage) -> None:
+        """Deliver one message to the recipients in its headers."""
+        ...
+
+    def was_sent(self, message_id: str) -> bool:
+        """Whether a message with this Message-ID (without <>) has already been sent."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class Calendar(Protocol):
+    def busy(
+        self, emails: Sequence[str], start: datetime, end: datetime
+    ) -> dict[str, list[tuple[datetime, datetime]]]:
+        """Busy intervals per address between start and end (empty when unknown)."""
+        ...
+
+    def put_event(self, uid: str, ics: bytes) -> None:
+        """Create or replace the event with this UID."""
+        ...
+
+    def cancel_event(self, uid: str, ics: bytes) -> None:
+        """Store the cancelled form (STATUS:CANCELLED) of the event with this UID."""
+        ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,97 @@
+"""The embedded default mailbox: standard Maildir folders on local disk.
+
+Layout under `path`: `inbox/` (new mail for the program; drop files in its
+`new/`), `processed/` and `quarantine/` (handled mail, moved there by a
+rename, so a message is always in exactly one place), and `sent/` (every
+message the program sends; with no server this *is* delivery). All four are
+ordinary Maildirs that Thunderbird, mutt or Evolution can open.
+"""
+
+from __future__ import annotations
+
+import email.parser
+import email.policy
+import mailbox
+import os
+from email.message import EmailMessage
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pydantic import BaseModel, ConfigDict
+
+from connectors.base import ConnectorError, Outcome, RawMessage
+
+if TYPE_CHECKING:
+    from agent.config import Config
+
+FOLDERS = ("inbox", "processed", "quarantine", "sent")
+
+
+def message_id_of(data: bytes) -> str:
+    """The Message-ID (without <>) from a message's header block, '' when absent."""
+    headers = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(data)
+    return str(headers.get("Message-ID", "")).strip().strip("<>")
+
+
+class MaildirMailbox:
+    class Options(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        path: Path = Path("mail")
+
+    def __init__(self, options: Options, config: Config) -> None:
+        self.root = config.resolve(options.path)
+        try:
+            self._boxes = {name: mailbox.Maildir(self.root / name, create=True) for name in FOLDERS}
+        except OSError as exc:
+            raise ConnectorError(f"cannot create Maildir folders under {self.root}: {exc}") from exc
+        self._sent_ids: set[str] | None = None
+
+    def fetch(self, cursor: str | None) -> tuple[list[RawMessage], str | None]:
+        inbox = self.root / "inbox"
+        refs = []
+        for sub in ("new", "cur"):
+            for entry in os.scandir(inbox / sub):
+                if entry.is_file() and not entry.name.startswith("."):
+                    refs.append((entry.stat().st_mtime, f"{sub}/{entry.name}"))
+        messages = []
+        for _, ref in sorted(refs):
+            try:
+                messages.append(RawMessage(ref, (inbox / ref).read_bytes()))
+            except FileNotFoundError:  # moved away by another reader meanwhile
+                continue
+        return messages, cursor
+
+    def mark_handled(self, ref: str, outcome: Outcome) -> None:
+        source = self.root / "inbox" / ref
+        name = Path(ref).name
+        if ":2," not in name:
+            name += ":2,S"  # Maildir info: seen
+        target = (
+            self.root / ("processed" if outcome == "processed" else "quarantine") / "cur" / name
+        )
+        try:
+            os.replace(source, target)
+        except FileNotFoundError:
+            if not target.exists():
+                raise
+
+    def send(self, message: EmailMessage) -> None:
+        self._boxes["sent"].add(message.as_bytes(policy=email.policy.SMTP))
+        self._known_sent().add(str(message["Message-ID"]).strip("<>"))
+
+    def was_sent(self, message_id: str) -> bool:
+        return message_id in self._known_sent()
+
+    def _known_sent(self) -> set[str]:
+        if self._sent_ids is None:
+            sent = self.root / "sent"
+            self._sent_ids = {
+                message_id_of(path.read_bytes())
+                for sub in ("new", "cur")
+                for path in (sent / sub).iterdir()
+            }
+        return self._sent_ids
+
+    def close(self) -> None:
+        for box in self._boxes.values():
+            box.close()
