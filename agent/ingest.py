@@ -90,14 +90,22 @@ def match(
             sender = msg.from_addr or "an unknown sender"
             problem = f"{sender} is not a participant of pair {pair.id}"
             return Match(pair_id=pair.id, via=via, problem=problem)
-        return Match(pair.id, role, via, replied_to)
+        return Match(pair.id, role, via, replied_to or _latest_kind(sent, pair.id, role))
     own = [(p, r) for p in cfg.pairs if (r := _role_in(p, cfg, msg.from_addr))]
     if len(own) == 1:
-        return Match(own[0][0].id, own[0][1], "sender", replied_to)
+        pair, role = own[0]
+        return Match(pair.id, role, "sender", replied_to or _latest_kind(sent, pair.id, role))
     if len(own) > 1:
         ids = ", ".join(p.id for p, _ in own)
         return Match(problem=f"{msg.from_addr} is in several pairs ({ids}); cannot tell which")
     return Match(problem=f"{msg.from_addr or 'an unknown sender'} is not a participant")
+
+
+def _latest_kind(sent: Mapping[str, Mapping[str, Any]], pair_id: str, role: Role) -> str | None:
+    """Without thread headers, a reply most likely answers the latest email that person got."""
+    mine = [r for r in sent.values() if r.get("pair") == pair_id and r.get("role") == role]
+    latest = max(mine, key=lambda r: str(r.get("done_at") or r.get("planned_at") or ""), default=None)
+    return latest.get("kind") if latest else None
 
 
 def received_at(msg: InboundMessage, now: datetime) -> datetime:

@@ -26,6 +26,7 @@ from agent.program import BEFORE_AGREEMENT, MEETING_STAGES, PairState, Series, S
 from agent.slots import Availability, find_series
 
 Busy = Sequence[tuple[datetime, datetime]]
+CLOSURE_TIME = time(9, 0)  # closing emails go out on the end day's morning, program time
 
 
 @dataclass(frozen=True)
@@ -53,13 +54,15 @@ class Timeline:
 
     opens: datetime  # onboarding starts: welcomes go out from here
     starts: datetime  # no meeting before this
-    closing: datetime  # pairs close from here; the series ends before it
+    closing: datetime  # 09:00 on the end day: pairs close from here; the series ends before it
 
     @classmethod
     def of(cls, cfg: Config) -> Timeline:
         zone = cfg.program.timezone
         starts = _midnight(cfg.program.start, zone)
-        closing = _midnight(cfg.program.end, zone) - (cfg.cadence.closure.before_end or timedelta())
+        closing = datetime.combine(cfg.program.end, CLOSURE_TIME, zone) - (
+            cfg.cadence.closure.before_end or timedelta()
+        )
         return cls(starts - cfg.cadence.onboarding.before_start, starts, closing)
 
 

@@ -41,6 +41,7 @@ class MaildirMailbox:
     def __init__(self, options: Options, config: Config) -> None:
         self.root = config.resolve(options.path)
         try:
+            self.root.mkdir(parents=True, exist_ok=True)
             self._boxes = {name: mailbox.Maildir(self.root / name, create=True) for name in FOLDERS}
         except OSError as exc:
             raise ConnectorError(f"cannot create Maildir folders under {self.root}: {exc}") from exc

@@ -95,7 +95,7 @@ def test_all_problems_are_reported_at_once(write_config) -> None:
 
 def test_cli_exits_2_without_traceback(cli, write_config) -> None:
     path = write_config(MINIMAL.read_text().replace("America/New_York", "Atlantis/Capital"))
-    code, out, err = cli("validate", path)
+    code, _, err = cli("validate", path)
     assert code == 2
     assert err.strip() == (
         "participants[0].timezone: unknown time zone 'Atlantis/Capital'; "

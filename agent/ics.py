@@ -1,0 +1,258 @@
+"""iCalendar for meeting series: building iMIP invitations and reading the answers.
+
+Building follows RFC 5545 (iCalendar) and RFC 5546 (iTIP); the message is sent by mail as
+RFC 6047 (iMIP) prescribes. The text is produced by the `icalendar` library (folding, CRLF,
+escaping, RFC 6868 parameter quoting), never by hand.
+
+Reading (`parse_itip`) accepts what real clients send, which is looser than the RFCs: mixed
+case `MAILTO:`, Windows zone names in TZID (Outlook), extra attendees (Google), X- props,
+series and overrides in one object. Whatever goes wrong surfaces as one `IcsError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Literal
+
+from icalendar import Alarm, Calendar, Event, vCalAddress, vRecur
+from icalendar.prop import vBroken
+
+from agent.slots import SeriesSlot
+
+__all__ = ["IcsError", "ItipResponse", "parse_itip", "series_ics"]
+
+PRODID = "-//mentormail//mentormail//EN"
+PARTSTATS = frozenset({"NEEDS-ACTION", "ACCEPTED", "DECLINED", "TENTATIVE", "DELEGATED"})
+
+
+class IcsError(ValueError):
+    """An iCalendar object that cannot be read; the message says what is wrong."""
+
+
+def series_ics(
+    *,
+    method: Literal["REQUEST", "CANCEL", "PUBLISH"],
+    uid: str,
+    sequence: int,
+    slot: SeriesSlot,
+    summary: str,
+    description: str,
+    video_link: str,
+    organizer: tuple[str, str],
+    attendees: Sequence[tuple[str, str]],
+    dtstamp: datetime,
+    partstats: Mapping[str, str] | None = None,
+) -> bytes:
+    """One VCALENDAR with a VTIMEZONE and the recurring VEVENT of `slot`.
+
+    - REQUEST (RFC 5546 3.2.2) invites or updates: same UID, SEQUENCE raised by the caller
+      on every change that matters to attendees (RFC 5546 2.1.4).
+    - CANCEL (RFC 5546 3.2.5) removes the series: same UID, a higher SEQUENCE,
+      STATUS:CANCELLED, and no VALARM (nothing left to remind of).
+    - PUBLISH (RFC 5546 3.2.1) is a plain calendar entry; that method allows no ATTENDEE,
+      so `attendees` and `partstats` are left out.
+
+    DTSTART/DTEND carry TZID=<anchor zone> and the VTIMEZONE covers the series
+    (RFC 5545 3.6.5); DTEND is the exact end of the first meeting, and RFC 5545 3.8.5.3
+    gives every occurrence that same exact duration. Attendee PARTSTAT comes from
+    `partstats` (keyed by lower-case email), else NEEDS-ACTION.
+    """
+    if dtstamp.tzinfo is None:
+        raise ValueError("dtstamp must be aware")
+    cancel = method == "CANCEL"
+    first = slot.first_start.astimezone(slot.tz)
+    stats = {email.lower(): value.upper() for email, value in (partstats or {}).items()}
+
+    calendar = Calendar()
+    calendar.add("prodid", PRODID)
+    calendar.add("version", "2.0")
+    calendar.add("calscale", "GREGORIAN")
+    calendar.add("method", method)
+
+    event = Event()
+    event.add("uid", uid)
+    event.add("sequence", sequence)
+    event.add("dtstamp", dtstamp.astimezone(UTC))
+    event.add("dtstart", first)
+    event.add("dtend", (first.astimezone(UTC) + slot.duration).astimezone(slot.tz))
+    event.add("rrule", vRecur.from_ical(slot.rrule))
+    event.add("summary", summary)
+    event.add("description", description)
+    event.add("location", video_link)
+    event.add("url", video_link)
+    event.add("organizer", _address(*organizer))
+    if method != "PUBLISH":
+        for name, email in attendees:
+            attendee = _address(name, email)
+            attendee.params["CUTYPE"] = "INDIVIDUAL"
+            attendee.params["ROLE"] = "REQ-PARTICIPANT"
+            attendee.params["PARTSTAT"] = stats.get(email.lower(), "NEEDS-ACTION")
+            attendee.params["RSVP"] = "TRUE"
+            event.add("attendee", attendee)
+    event.add("status", "CANCELLED" if cancel else "CONFIRMED")
+    event.add("transp", "OPAQUE")
+    if not cancel:
+        alarm = Alarm()
+        alarm.add("action", "DISPLAY")
+        alarm.add("description", summary or "Reminder")
+        alarm.add("trigger", timedelta(minutes=-15))
+        event.add_component(alarm)
+    calendar.add_component(event)
+
+    # The VTIMEZONE spans whole years around the series so that clients which look at the
+    # observance before DTSTART (or after UNTIL) still find one.
+    until = slot.until.astimezone(slot.tz)
+    calendar.add_missing_timezones(
+        first_date=date(first.year, 1, 1), last_date=date(until.year + 1, 1, 1)
+    )
+    if calendar.get_missing_tzids():
+        raise ValueError(f"no VTIMEZONE can be built for {slot.tz!r}")
+    return calendar.to_ical()
+
+
+def _address(name: str, email: str) -> vCalAddress:
+    address = vCalAddress(f"mailto:{email}")
+    if name:
+        address.params["CN"] = name
+    return address
+
+
+@dataclass(frozen=True)
+class ItipResponse:
+    """One attendee's status in one iTIP message (RFC 5546 1.4), as far as mentormail cares."""
+
+    method: str
+    uid: str
+    attendee: str
+    partstat: str
+    recurrence_id: datetime | None
+    sequence: int
+    comment: str
+
+
+def parse_itip(data: str | bytes) -> list[ItipResponse]:
+    """Read an iTIP object: one entry per (VEVENT, ATTENDEE), in document order.
+
+    A REPLY (RFC 5546 3.2.3) should name only the replying attendee, but Google and some
+    older clients list everyone, so match `attendee` against the mail's sender (RFC 6047
+    3 makes the sender the attendee). A VEVENT without ATTENDEE (e.g. an organizer's
+    CANCEL) yields one entry with attendee and partstat "". Overrides of single meetings
+    (RFC 5545 3.8.4.4 RECURRENCE-ID) come out as their own entries with `recurrence_id`
+    set, always aware: a TZID is resolved (Windows names too), a floating value takes the
+    zone of the VEVENT's DTSTART, else UTC; a DATE value means midnight UTC that day.
+    `method` is "" when the object has no METHOD; the caller decides what that means.
+
+    Raises IcsError, and no other exception, when the data is not a readable VCALENDAR.
+    """
+    try:
+        return _parse(data)
+    except IcsError:
+        raise
+    except Exception as error:  # the library raises all sorts on broken input
+        raise IcsError(f"unreadable iCalendar data: {error}") from error
+
+
+def _parse(data: str | bytes) -> list[ItipResponse]:
+    if isinstance(data, bytes):
+        data = data.decode("utf-8", errors="replace")
+    if not isinstance(data, str):
+        raise IcsError(f"expected iCalendar text, got {type(data).__name__}")
+    text = data.lstrip("\ufeff \t\r\n")
+    if not text.upper().startswith("BEGIN:VCALENDAR"):
+        raise IcsError("not an iCalendar object: it does not start with BEGIN:VCALENDAR")
+    calendars = Calendar.from_ical(text, multiple=True)
+    if not calendars or any(c.name != "VCALENDAR" for c in calendars):
+        raise IcsError("no VCALENDAR in the data")
+    responses: list[ItipResponse] = []
+    for calendar in calendars:
+        method = _text(calendar.get("METHOD")).upper()
+        for event in calendar.walk("VEVENT"):
+            uid = _text(event.get("UID"))
+            if not uid:
+                raise IcsError("a VEVENT has no UID, so it cannot be matched to a meeting")
+            recurrence_id = _recurrence_id(event)
+            sequence = _int(event.get("SEQUENCE"))
+            comment = "\n".join(t for t in (_text(c) for c in _all(event, "COMMENT")) if t)
+            attendees = _all(event, "ATTENDEE")
+            if not attendees:
+                responses.append(
+                    ItipResponse(method, uid, "", "", recurrence_id, sequence, comment)
+                )
+            for attendee in attendees:
+                responses.append(
+                    ItipResponse(
+                        method=method,
+                        uid=uid,
+                        attendee=_email(attendee),
+                        partstat=_partstat(attendee),
+                        recurrence_id=recurrence_id,
+                        sequence=sequence,
+                        comment=comment,
+                    )
+                )
+    return responses
+
+
+def _all(component: Any, name: str) -> list[Any]:
+    value = component.get(name)
+    if value is None:
+        return []
+    return list(value) if isinstance(value, list) else [value]
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace").strip()
+    return str(value).strip()
+
+
+def _int(value: Any) -> int:
+    """SEQUENCE (RFC 5545 3.8.7.4), 0 when absent or unreadable."""
+    if value is None or isinstance(value, vBroken):
+        text = _text(value)
+        return int(text) if text.isdigit() else 0
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 0
+
+
+def _email(attendee: Any) -> str:
+    """`MAILTO:Ana@Example.org` -> `ana@example.org`; falls back to the EMAIL parameter."""
+    value = _text(attendee)
+    if value.lower().startswith("mailto:"):
+        return value[7:].strip().lower()
+    params = getattr(attendee, "params", {})
+    email = _text(params.get("EMAIL")) if params else ""
+    return (email or value).lower()
+
+
+def _partstat(attendee: Any) -> str:
+    """PARTSTAT, upper case; RFC 5545 3.2.12 makes NEEDS-ACTION the default."""
+    params = getattr(attendee, "params", {})
+    value = _text(params.get("PARTSTAT")) if params else ""
+    return value.upper() or "NEEDS-ACTION"
+
+
+def _recurrence_id(event: Any) -> datetime | None:
+    prop = event.get("RECURRENCE-ID")
+    if prop is None:
+        return None
+    if isinstance(prop, list):
+        prop = prop[0]
+    value = getattr(prop, "dt", None)
+    if isinstance(prop, vBroken) or value is None:
+        raise IcsError(f"RECURRENCE-ID {_text(prop)!r} is not a date or date-time")
+    if isinstance(value, datetime):
+        if value.tzinfo is not None:
+            return value
+        start = getattr(event.get("DTSTART"), "dt", None)
+        zone = start.tzinfo if isinstance(start, datetime) and start.tzinfo else UTC
+        return value.replace(tzinfo=zone)
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day, tzinfo=UTC)
+    raise IcsError(f"RECURRENCE-ID {_text(prop)!r} is not a date or date-time")
