@@ -460,3 +460,17 @@ def _connector_problems(raw: dict[str, Any]) -> list[str]:
         except ValidationError as exc:
             problems.extend(format_validation_error(exc, section))
     return problems
+
+
+def config_schema() -> dict[str, Any]:
+    """JSON Schema of the config file (shipped as config/schema.json for editors)."""
+    schema = Config.model_json_schema(mode="validation")
+    schema["properties"].pop("base_dir", None)  # set by the loader, not written by people
+    schema["properties"]["participants"] = {
+        "anyOf": [
+            schema["properties"]["participants"],
+            {"type": "string", "description": "a CSV file: id,name,email,role,timezone,hours,aliases"},
+        ]
+    }
+    schema["title"] = "mentormail program config"
+    return schema

@@ -85,7 +85,7 @@ def _meeting(
         "when": slot.describe(me.timezone),
         "other_when": slot.describe(other.timezone),
         "date": at_local(occurrence, me.timezone) if occurrence else "",
-        "until": long_date(slot.until.astimezone(me.timezone)),
+        "until": long_date(slot.occurrences()[-1].astimezone(me.timezone)),  # the last meeting
         "video_link": video_link(cfg, pair),
         "backup_channel": cfg.cadence.meetings.backup_channel,
     }

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from datetime import time, timedelta
 
 import pytest
 
-from agent.config import ConfigError, load_config
+from agent.config import ConfigError, config_schema, load_config
 from agent.timefmt import format_hours, parse_duration, parse_hours
-from tests.conftest import MINIMAL, THREE_PAIRS
+from tests.conftest import MINIMAL, ROOT, THREE_PAIRS
 
 
 def test_the_minimal_file_from_the_issue_validates_with_defaults() -> None:
@@ -166,3 +167,15 @@ def test_hours_forms_round_trip() -> None:
     assert hours[3] == (time(9), time(17)) and hours[4] == (time(9), time(13)) and 5 not in hours
     assert format_hours(hours) == "Mon–Thu 09:00–17:00; Fri 09:00–13:00"
     assert parse_hours({"sat": "10:00-12:00"}) == {5: (time(10), time(12))}
+
+
+def test_shipped_json_schema_matches_the_models() -> None:
+    shipped = json.loads((ROOT / "config" / "schema.json").read_text())
+    assert shipped == json.loads(json.dumps(config_schema(), default=str)), (
+        "config/schema.json is stale: regenerate it from agent.config.config_schema()"
+    )
+
+
+def test_example_configs_validate() -> None:
+    for path in (ROOT / "config").glob("*.yaml"):
+        load_config(path)

@@ -56,7 +56,8 @@ class Program:
 
     def sent(self, to: str | None = None) -> list[EmailMessage]:
         return [
-            m for m in self.folder("sent")
+            m
+            for m in self.folder("sent")
             if to is None or m["To"].addresses[0].addr_spec.lower() == to.lower()
         ]
 
@@ -66,7 +67,9 @@ class Program:
         return matches[-1]
 
     def deliver(self, message: EmailMessage) -> None:
-        mailbox.Maildir(self.root / "mail" / "inbox").add(message.as_bytes(policy=email.policy.SMTP))
+        mailbox.Maildir(self.root / "mail" / "inbox").add(
+            message.as_bytes(policy=email.policy.SMTP)
+        )
 
 
 def _body(message: EmailMessage) -> str:
@@ -131,13 +134,24 @@ def test_whole_program(program: Program) -> None:
 
     # --- replies as people write them --------------------------------------------------------
     noon = at("2027-02-15T15:00")
-    program.deliver(gmail_reply(agreement, "Ana Alvarez <ANA@example.org>",
-                                "I agree! Looking forward to it.\n\nAna", noon))
+    program.deliver(
+        gmail_reply(
+            agreement,
+            "Ana Alvarez <ANA@example.org>",
+            "I agree! Looking forward to it.\n\nAna",
+            noon,
+        )
+    )
     ben_agreement = program.latest("ben.becker@example.net", "agreement")
-    program.deliver(outlook_reply(
-        ben_agreement, "Ben Becker <ben@phone.example.net>",  # an alias, from his phone
-        "I agree.\n\nMy goals:\n1. Lead a small project\n2. Give better feedback\n\n"
-        "Sent from my iPhone", noon))
+    program.deliver(
+        outlook_reply(
+            ben_agreement,
+            "Ben Becker <ben@phone.example.net>",  # an alias, from his phone
+            "I agree.\n\nMy goals:\n1. Lead a small project\n2. Give better feedback\n\n"
+            "Sent from my iPhone",
+            noon,
+        )
+    )
     chen_welcome = program.latest("chen@example.com", "welcome")
     ooo = EmailMessage()
     ooo["From"] = "Chen Wei <chen@example.com>"
@@ -149,10 +163,14 @@ def test_whole_program(program: Program) -> None:
     ooo.set_content("I am out of the office until 22 February.")
     program.deliver(ooo)
     dina_agreement = program.latest("dina@example.co.uk", "agreement")
-    program.deliver(outlook_reply(
-        dina_agreement, "Dina Doyle <dina@example.co.uk>",
-        'You asked me to reply "I agree", but I can\'t commit to weekly meetings right now.\n\nDina',
-        noon))
+    program.deliver(
+        outlook_reply(
+            dina_agreement,
+            "Dina Doyle <dina@example.co.uk>",
+            'You asked me to reply "I agree", but I can\'t commit to weekly meetings right now.\n\nDina',
+            noon,
+        )
+    )
     for who, name in (("eli@example.es", "Eli Ortega"), ("fay@example.ke", "Fay Njeri")):
         original = program.latest(who, "agreement")
         program.deliver(gmail_reply(original, f"{name} <{who}>", "Yes, I agree.", noon))
@@ -214,10 +232,15 @@ def test_whole_program(program: Program) -> None:
     out = program.tick(after_first)
     assert "ana-ben: follow_up -> mentee" in out
     follow_up = program.latest("ben.becker@example.net", "")
-    program.deliver(outlook_reply(
-        follow_up, "Ben Becker <ben.becker@example.net>",
-        "Goal 1: about half way, I drafted the project plan.\nI'd rate it 4 out of 5.\n\n"
-        "Best regards,\nBen Becker\nACME GmbH", first + timedelta(hours=5)))
+    program.deliver(
+        outlook_reply(
+            follow_up,
+            "Ben Becker <ben.becker@example.net>",
+            "Goal 1: about half way, I drafted the project plan.\nI'd rate it 4 out of 5.\n\n"
+            "Best regards,\nBen Becker\nACME GmbH",
+            first + timedelta(hours=5),
+        )
+    )
     program.tick((first + timedelta(hours=6)).isoformat())
     progress = program.status((first + timedelta(hours=6)).isoformat())["ana-ben"]["progress"]
     kinds = Counter(entry["kind"] for entry in progress if entry["by"] == "mentee")
@@ -226,7 +249,9 @@ def test_whole_program(program: Program) -> None:
     assert not any("ACME" in e["text"] for e in progress)  # the signature is not progress
 
     # --- eli-fay goes quiet and is nudged; the coordinator hears about it later ---------------
-    eli_first = datetime.fromisoformat(program.status("2027-02-16T09:00")["eli-fay"]["meetings"]["next"])
+    eli_first = datetime.fromisoformat(
+        program.status("2027-02-16T09:00")["eli-fay"]["meetings"]["next"]
+    )
     out = program.tick((eli_first + timedelta(days=15)).isoformat())
     assert "eli-fay: nudge -> mentor" in out and "eli-fay: nudge -> mentee" in out
     out = program.tick((eli_first + timedelta(days=16)).isoformat())

@@ -54,8 +54,10 @@ def test_nothing_happens_before_onboarding_opens(cfg) -> None:
 def test_onboarding_sends_welcome_then_agreement_in_one_tick(cfg) -> None:
     state, done = run(cfg, PairState(pair_id="ana-ben"), at("2027-02-15"))
     assert done == [
-        "ana-ben/welcome/mentor", "ana-ben/welcome/mentee",
-        "ana-ben/agreement/mentor", "ana-ben/agreement/mentee",
+        "ana-ben/welcome/mentor",
+        "ana-ben/welcome/mentee",
+        "ana-ben/agreement/mentor",
+        "ana-ben/agreement/mentee",
     ]
     assert state.stage == Stage.AGREEMENT_PENDING
 
@@ -68,7 +70,10 @@ def test_reminders_then_escalation_while_agreement_is_missing(cfg) -> None:
     _, day3 = run(cfg, state, at("2027-02-18"))
     assert day3 == ["ana-ben/agreement_reminder/1/mentee"]  # only the one who has not agreed
     _, day7 = run(cfg, state, at("2027-02-22", 10))
-    assert day7 == ["ana-ben/agreement_reminder/2/mentee", "ana-ben/escalation_agreement/coordinator"]
+    assert day7 == [
+        "ana-ben/agreement_reminder/2/mentee",
+        "ana-ben/escalation_agreement/coordinator",
+    ]
     _, day30 = run(cfg, state, at("2027-03-17"))
     assert "ana-ben/agreement_reminder/3/mentee" not in day30  # at most 2 reminders
 
@@ -88,8 +93,14 @@ def test_booking_only_after_both_agreed_and_invitations_follow(cfg) -> None:
     ny, berlin = ZoneInfo("America/New_York"), BERLIN
     for occurrence in slot.occurrences():
         end = occurrence + slot.duration
-        assert 8 <= occurrence.astimezone(ny).hour and end.astimezone(ny).time() <= datetime(1, 1, 1, 11).time()
-        assert 13 <= occurrence.astimezone(berlin).hour and end.astimezone(berlin).time() <= datetime(1, 1, 1, 16).time()
+        assert (
+            8 <= occurrence.astimezone(ny).hour
+            and end.astimezone(ny).time() <= datetime(1, 1, 1, 11).time()
+        )
+        assert (
+            13 <= occurrence.astimezone(berlin).hour
+            and end.astimezone(berlin).time() <= datetime(1, 1, 1, 16).time()
+        )
     assert slot.first_start >= at("2027-03-01", 0)
     assert slot.occurrences()[-1] < Timeline.of(cfg).closing
 
@@ -157,7 +168,10 @@ def test_program_end_closes_without_cancelling_a_finished_series(cfg) -> None:
     state = _active(cfg)
     assert not any("closure" in k for k in run(cfg, state, at("2027-05-31", 8))[1])
     state, done = run(cfg, state, at("2027-05-31", 9))
-    assert [k.split("/")[1] for k in done if "closure" in k or "cancel" in k] == ["closure", "closure"]
+    assert [k.split("/")[1] for k in done if "closure" in k or "cancel" in k] == [
+        "closure",
+        "closure",
+    ]
     assert state.stage == Stage.CLOSED and state.series.status == "confirmed"
 
 
