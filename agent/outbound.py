@@ -64,7 +64,7 @@ def compose(
     message.add_alternative(rendered.html, subtype="html")
     if calendar is not None and method:
         message.add_alternative(
-            calendar, maintype="text", subtype="calendar", params={"method": method}
+            calendar.decode("utf-8"), subtype="calendar", params={"method": method}
         )
         message.make_mixed()
         message.add_attachment(

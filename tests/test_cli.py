@@ -1,0 +1,72 @@
+"""The commands a coordinator runs: preview, status, demo, run."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.conftest import MINIMAL, THREE_PAIRS
+
+
+def test_preview_renders_text_and_html_for_a_pair(cli, write_config) -> None:
+    config = write_config(THREE_PAIRS)
+    code, out, err = cli("preview", "--config", config, "agreement", "--pair", "ana-ben", "--role", "mentor")
+    assert code == 0, err
+    assert out.startswith("Subject: ") and "Ben Becker" in out and "I agree" in out
+    code, html, _ = cli("preview", "--config", config, "invitation", "--pair", "chen-dina", "--html")
+    assert code == 0 and html.lstrip().lower().startswith("<!doctype html")
+    assert "https://meet.jit.si/spring-2027-mentoring-chen-dina" in html
+
+
+def test_preview_of_an_unknown_template_or_pair_is_a_usage_error(cli, write_config) -> None:
+    config = write_config(THREE_PAIRS)
+    code, _, err = cli("preview", "--config", config, "welcom")
+    assert code == 2 and "unknown template 'welcom'" in err and "welcome" in err
+    code, _, err = cli("preview", "--config", config, "welcome", "--pair", "nobody")
+    assert code == 2 and "unknown pair 'nobody'" in err
+
+
+def test_every_template_previews_for_the_minimal_config(cli) -> None:
+    for name in ("welcome", "agreement", "agreement_reminder", "invitation", "follow_up",
+                 "check_in", "nudge", "closure", "coordinator_reply", "coordinator_escalation",
+                 "digest"):
+        code, out, err = cli("preview", "--config", MINIMAL, name, "--now", "2027-02-20T10:00")
+        assert code == 0, f"{name}: {err}"
+        assert out.startswith("Subject: ")
+
+
+def test_bad_now_is_a_usage_error(cli, write_config) -> None:
+    code, _, err = cli("tick", "--config", write_config(THREE_PAIRS), "--now", "next tuesday")
+    assert code == 2 and "--now" in err
+
+
+def test_demo_runs_and_leaves_mail_and_a_calendar(cli, tmp_path: Path) -> None:
+    code, out, err = cli("demo", tmp_path / "demo", "--weeks", "3")
+    assert code == 0, err
+    assert "agreement -> mentee" in out and "invitation -> mentor" in out
+    assert "auto_reply" in out and "quarantined" in out
+    assert len(list((tmp_path / "demo" / "mail" / "sent" / "new").iterdir())) > 20
+    assert (tmp_path / "demo" / "calendar" / "program.ics").read_text().count("BEGIN:VEVENT") == 3
+    code, _, err = cli("demo", tmp_path / "demo")
+    assert code == 2  # never overwrites an existing demo
+
+
+def test_run_serves_until_sigterm_and_exits_0(write_config, tmp_path: Path) -> None:
+    config = write_config(THREE_PAIRS)
+    service = subprocess.Popen(
+        [sys.executable, "-m", "agent.cli", "run", "--config", str(config)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=Path(__file__).resolve().parents[1], env={**os.environ, "PYTHONPATH": "."},
+    )
+    deadline = time.monotonic() + 20
+    while not (tmp_path / "state.json").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    service.send_signal(signal.SIGTERM)
+    _, err = service.communicate(timeout=20)
+    assert service.returncode == 0, err
+    assert "finishing the current tick" in err
+    assert (tmp_path / "state.json").exists()

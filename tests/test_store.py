@@ -1,0 +1,82 @@
+"""The state file: atomic, private, refuses what it cannot read, one agent at a time."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from agent.program import PairState, Stage
+from agent.store import SCHEMA_VERSION, Store, StoreError
+
+
+def test_nothing_reaches_disk_before_flush_then_everything_does(tmp_path: Path) -> None:
+    path = tmp_path / "state.json"
+    store = Store(path)
+    store.save_pair_state(PairState(pair_id="p1", stage=Stage.AGREED))
+    store.record_action("p1/welcome/mentor", status="pending")
+    assert not path.exists()
+    store.flush()
+    data = json.loads(path.read_text())
+    assert data["meta"]["1"]["schema"] == SCHEMA_VERSION
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    store.close()
+    again = Store(path)
+    assert again.pair_state("p1").stage == Stage.AGREED
+    assert again.action("p1/welcome/mentor")["status"] == "pending"
+    again.close()
+
+
+def test_update_keeps_one_record_per_key(tmp_path: Path) -> None:
+    store = Store(tmp_path / "state.json")
+    store.record_action("k", status="pending", kind="welcome")
+    store.record_action("k", status="done")
+    assert store.action("k") == {"key": "k", "status": "done", "kind": "welcome"}
+    assert len(list(store.actions())) == 1
+    store.close()
+
+
+def test_a_corrupt_file_is_refused_and_left_untouched(tmp_path: Path) -> None:
+    path = tmp_path / "state.json"
+    path.write_text('{"pairs": {"1": ')
+    with pytest.raises(StoreError, match="corrupt"):
+        Store(path)
+    assert path.read_text() == '{"pairs": {"1": '
+
+
+def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "state.json"
+    path.write_text(json.dumps({"meta": {"1": {"schema": SCHEMA_VERSION + 1}}}))
+    with pytest.raises(StoreError, match="newer mentormail"):
+        Store(path)
+
+
+def test_second_store_on_the_same_file_is_locked_out(tmp_path: Path) -> None:
+    first = Store(tmp_path / "state.json")
+    with pytest.raises(StoreError, match=f"pid {os.getpid()}"):
+        Store(tmp_path / "state.json")
+    first.close()
+    Store(tmp_path / "state.json").close()  # free again once the first one closed
+
+
+def test_a_crash_during_write_leaves_the_previous_state(tmp_path: Path, monkeypatch) -> None:
+    path = tmp_path / "state.json"
+    store = Store(path)
+    store.save_pair_state(PairState(pair_id="p1", stage=Stage.ONBOARDING))
+    store.flush()
+    before = path.read_bytes()
+    store.save_pair_state(PairState(pair_id="p1", stage=Stage.AGREED))
+
+    def disk_full(*_args: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", disk_full)
+    with pytest.raises(OSError, match="No space"):
+        store.flush()
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".state")] == []
+    monkeypatch.undo()
+    store.close()
