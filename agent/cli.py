@@ -13,7 +13,6 @@ import sys
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 from agent.config import Config, ConfigError, load_config

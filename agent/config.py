@@ -469,7 +469,10 @@ def config_schema() -> dict[str, Any]:
     schema["properties"]["participants"] = {
         "anyOf": [
             schema["properties"]["participants"],
-            {"type": "string", "description": "a CSV file: id,name,email,role,timezone,hours,aliases"},
+            {
+                "type": "string",
+                "description": "a CSV file: id,name,email,role,timezone,hours,aliases",
+            },
         ]
     }
     schema["title"] = "mentormail program config"

@@ -313,10 +313,10 @@ def run_demo(directory: Path, *, weeks: int = 12, out: TextIO) -> int:
     out.write(
         textwrap.dedent(f"""
         Open it:
-          mail sent by the agent:  {directory / "mail" / "sent"}   (Maildir: mutt -f, Thunderbird, Evolution)
+          mail sent by the agent:  {directory / "mail" / "sent"}   (a Maildir)
           replies it read:         {directory / "mail" / "processed"}
-          the meetings:            {directory / "calendar" / "program.ics"}   (import into any calendar)
-          status:                  mentormail status --config {config_path}
+          the meetings:            {directory / "calendar" / "program.ics"}   (import it)
+          status:                  mentormail status --config {config_path} --now {now:%Y-%m-%d}
     """)
     )
     return 0

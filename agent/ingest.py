@@ -104,7 +104,9 @@ def match(
 def _latest_kind(sent: Mapping[str, Mapping[str, Any]], pair_id: str, role: Role) -> str | None:
     """Without thread headers, a reply most likely answers the latest email that person got."""
     mine = [r for r in sent.values() if r.get("pair") == pair_id and r.get("role") == role]
-    latest = max(mine, key=lambda r: str(r.get("done_at") or r.get("planned_at") or ""), default=None)
+    latest = max(
+        mine, key=lambda r: str(r.get("done_at") or r.get("planned_at") or ""), default=None
+    )
     return latest.get("kind") if latest else None
 
 

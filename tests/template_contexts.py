@@ -31,7 +31,7 @@ MENTOR: dict[str, Any] = {
     "email": "daniel.okafor@example.com",
     "role": "mentor",
     "timezone": "Africa/Lagos",
-    "hours": "Mon–Thu 09:00–17:00",  # noqa: RUF001 (en dash as in real data)
+    "hours": "Mon–Thu 09:00–17:00",
     "local_time": "15:05, Tuesday",
     "offset": "5 hours ahead of you",
 }
@@ -43,7 +43,7 @@ MENTEE: dict[str, Any] = {
     "email": "ana.souza@example.net",
     "role": "mentee",
     "timezone": "America/New_York",
-    "hours": "09:00–17:00",  # noqa: RUF001 (en dash as in real data)
+    "hours": "09:00–17:00",
     "local_time": "10:05, Tuesday",
     "offset": "5 hours behind you",
 }
@@ -55,7 +55,7 @@ COORDINATOR: dict[str, Any] = {
     "email": "priya.raman@bridges.example.org",
     "role": "coordinator",
     "timezone": "Europe/London",
-    "hours": "09:00–17:30",  # noqa: RUF001 (en dash as in real data)
+    "hours": "09:00–17:30",
     "local_time": "14:05, Tuesday",
     "offset": "",
 }
@@ -88,8 +88,8 @@ CADENCE: dict[str, Any] = {
 # Seen by the mentee (Ana, New York); `other_when` is Daniel's view.
 MEETING: dict[str, Any] = {
     "first": "Tuesday 2 March 2027 at 09:00",
-    "when": "every 2 weeks on Tuesday at 09:00–09:45 (America/New_York)",  # noqa: RUF001
-    "other_when": "every 2 weeks on Tuesday at 15:00–15:45 (Africa/Lagos)",  # noqa: RUF001
+    "when": "every 2 weeks on Tuesday at 09:00–09:45 (America/New_York)",
+    "other_when": "every 2 weeks on Tuesday at 15:00–15:45 (Africa/Lagos)",
     "date": "Tuesday 16 March 2027",
     "until": "Tuesday 25 May 2027",
     "video_link": VIDEO_LINK,
@@ -205,7 +205,7 @@ def _digest() -> dict[str, Any]:
         "recipient": COORDINATOR,
         "now": NOW,
         "digest": {
-            "period": "15–21 March 2027",  # noqa: RUF001 (en dash as in real data)
+            "period": "15–21 March 2027",
             "stages": [
                 {"stage": "agreement", "count": 2},
                 {"stage": "meeting", "count": 9},

@@ -14,10 +14,14 @@ from tests.conftest import MINIMAL, THREE_PAIRS
 
 def test_preview_renders_text_and_html_for_a_pair(cli, write_config) -> None:
     config = write_config(THREE_PAIRS)
-    code, out, err = cli("preview", "--config", config, "agreement", "--pair", "ana-ben", "--role", "mentor")
+    code, out, err = cli(
+        "preview", "--config", config, "agreement", "--pair", "ana-ben", "--role", "mentor"
+    )
     assert code == 0, err
     assert out.startswith("Subject: ") and "Ben Becker" in out and "I agree" in out
-    code, html, _ = cli("preview", "--config", config, "invitation", "--pair", "chen-dina", "--html")
+    code, html, _ = cli(
+        "preview", "--config", config, "invitation", "--pair", "chen-dina", "--html"
+    )
     assert code == 0 and html.lstrip().lower().startswith("<!doctype html")
     assert "https://meet.jit.si/spring-2027-mentoring-chen-dina" in html
 
@@ -31,9 +35,19 @@ def test_preview_of_an_unknown_template_or_pair_is_a_usage_error(cli, write_conf
 
 
 def test_every_template_previews_for_the_minimal_config(cli) -> None:
-    for name in ("welcome", "agreement", "agreement_reminder", "invitation", "follow_up",
-                 "check_in", "nudge", "closure", "coordinator_reply", "coordinator_escalation",
-                 "digest"):
+    for name in (
+        "welcome",
+        "agreement",
+        "agreement_reminder",
+        "invitation",
+        "follow_up",
+        "check_in",
+        "nudge",
+        "closure",
+        "coordinator_reply",
+        "coordinator_escalation",
+        "digest",
+    ):
         code, out, err = cli("preview", "--config", MINIMAL, name, "--now", "2027-02-20T10:00")
         assert code == 0, f"{name}: {err}"
         assert out.startswith("Subject: ")
@@ -59,8 +73,11 @@ def test_run_serves_until_sigterm_and_exits_0(write_config, tmp_path: Path) -> N
     config = write_config(THREE_PAIRS)
     service = subprocess.Popen(
         [sys.executable, "-m", "agent.cli", "run", "--config", str(config)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        cwd=Path(__file__).resolve().parents[1], env={**os.environ, "PYTHONPATH": "."},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).resolve().parents[1],
+        env={**os.environ, "PYTHONPATH": "."},
     )
     deadline = time.monotonic() + 20
     while not (tmp_path / "state.json").exists() and time.monotonic() < deadline:

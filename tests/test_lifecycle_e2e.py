@@ -218,8 +218,8 @@ def test_whole_program(program: Program) -> None:
         start = first + timedelta(weeks=week)
         start = start.astimezone(BERLIN).replace(hour=first.astimezone(BERLIN).hour)
         end = start + timedelta(minutes=45)
-        assert 8 <= start.astimezone(ny).hour and end.astimezone(ny).hour <= 11
-        assert 13 <= start.astimezone(BERLIN).hour and end.astimezone(BERLIN).hour < 16
+        assert start.astimezone(ny).hour >= 8 and end.astimezone(ny).hour <= 11
+        assert start.astimezone(BERLIN).hour >= 13 and end.astimezone(BERLIN).hour < 16
 
     # --- a dry run shows the follow-ups but changes nothing ----------------------------------
     after_first = (first + timedelta(hours=3)).isoformat()

@@ -16,7 +16,10 @@ KEY = b"k" * 32
 def test_reply_token_round_trip_and_forgery() -> None:
     address = reply_address("Mentoring@Example.org", KEY, "Ana-Ben", "mentee")
     assert address.startswith("Mentoring+ana-ben.e")
-    assert read_token(["x@y.z", address.upper()], "mentoring@example.org", KEY) == ("ana-ben", "mentee")
+    assert read_token(["x@y.z", address.upper()], "mentoring@example.org", KEY) == (
+        "ana-ben",
+        "mentee",
+    )
     forged = address.replace(".e", ".m", 1)
     assert read_token([forged], "mentoring@example.org", KEY) is None
     assert read_token([address], "mentoring@example.org", b"another key") is None

@@ -94,11 +94,11 @@ def test_booking_only_after_both_agreed_and_invitations_follow(cfg) -> None:
     for occurrence in slot.occurrences():
         end = occurrence + slot.duration
         assert (
-            8 <= occurrence.astimezone(ny).hour
+            occurrence.astimezone(ny).hour >= 8
             and end.astimezone(ny).time() <= datetime(1, 1, 1, 11).time()
         )
         assert (
-            13 <= occurrence.astimezone(berlin).hour
+            occurrence.astimezone(berlin).hour >= 13
             and end.astimezone(berlin).time() <= datetime(1, 1, 1, 16).time()
         )
     assert slot.first_start >= at("2027-03-01", 0)

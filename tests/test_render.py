@@ -144,7 +144,7 @@ def test_agreement_uses_configured_phrase_and_asks_mentee_for_goals(renderer: Re
     ctx["pair"]["goals"] = []
     out = renderer.render("agreement", ctx)
     assert "Reply with **Count me in** to confirm." in _blocks(out.text)
-    assert "2–3 goals" in out.text  # noqa: RUF001
+    assert "2–3 goals" in out.text
     assert "one per line" in out.text
 
 
@@ -184,7 +184,7 @@ def test_welcome_introduces_the_other_person(renderer: Renderer) -> None:
         "15:05, Tuesday",
     ):
         assert fact in text
-    assert "Mon–Thu 09:00–17:00" in text  # noqa: RUF001
+    assert "Mon–Thu 09:00–17:00" in text
     assert "backup channel" in text and "shared notes doc" in text
 
 

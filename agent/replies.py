@@ -1,0 +1,459 @@
+"""Reply text -> `Interpretation`: what a participant means by an answer.
+
+Pure and table-driven: every intent has a tuple of regular expressions per
+language in `PATTERNS`; supporting a new language means adding its phrases
+there (and, if needed, its negation words to `_NEGATIONS`). The input is the
+already stripped new text of a reply (`agent.inbound.strip_reply`), and the
+`context` names the email being answered, because "Yes" means "I agree" only
+in answer to the agreement.
+
+Rules that keep the agent from acting on a misunderstanding:
+
+- Phrases in quotation marks after "reply"/"answer"/"write" are quoted
+  instructions, not statements: `You asked me to reply "I agree"` agrees to
+  nothing.
+- A negated phrase does not count ("I don't agree", "don't stop").
+- When nothing is understood, or agreement and refusal both appear, or a
+  rating is out of range, `Interpretation.unsure` says why, so the reply
+  goes to the coordinator instead of being acted on.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+
+from agent.model import Intent, IntentKind, Interpretation
+
+__all__ = ["PATTERNS", "interpret"]
+
+AGREEMENT_CONTEXTS = frozenset({"agreement", "agreement_reminder"})
+PROGRESS_CONTEXTS = frozenset({"follow_up", "check_in", "nudge"})
+MAX_PROGRESS_CHARS = 500
+
+_DAYS = (
+    r"(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|tomorrow|today|next\s+week"
+    r"|mon|tue|wed|thu|fri|sat|sun)"
+)
+_MEETING = r"(?:meeting|session|call|catch[- ]?up|appointment|chat)"
+
+# Phrases per intent and language (matched case-insensitively).
+PATTERNS: Mapping[IntentKind, Mapping[str, tuple[str, ...]]] = {
+    IntentKind.DECLINE: {
+        "en": (
+            r"\bI\s+(?:do\s+not|don'?t|cannot|can'?t|can\s+not|won'?t|will\s+not)\s+"
+            r"(?:yet\s+|fully\s+)?(?:agree|accept|commit|sign|take\s+part|participate|join)",
+            r"\bnot\s+(?:yet\s+)?agreed\b",
+            r"\bI\s+disagree\b",
+            r"\bI(?:'m|\s+am)\s+(?:not\s+able|unable)\s+to\s+(?:take\s+part|participate|commit|join)",
+            r"\bI\s+(?:have\s+to|must|will|need\s+to)\s+decline\b",
+            r"\bI\s+decline\b",
+            r"\bcount\s+me\s+out\b",
+        ),
+        "de": (
+            r"\bich\s+stimme\s+nicht\s+zu\b",
+            r"\bnicht\s+einverstanden\b",
+            r"\bich\s+(?:muss\s+)?(?:lehne|sage)\s+ab\b",
+            r"\bich\s+kann\s+(?:nicht|leider\s+nicht)\s+teilnehmen\b",
+        ),
+        "fr": (
+            r"\bpas\s+d'accord\b",
+            r"\bje\s+(?:refuse|décline)\b",
+            r"\bje\s+n'accepte\s+pas\b",
+            r"\bje\s+ne\s+peux\s+pas\s+(?:participer|m'engager)\b",
+        ),
+        "es": (
+            r"\bno\s+estoy\s+de\s+acuerdo\b",
+            r"\bno\s+acepto\b",
+            r"\bno\s+puedo\s+(?:participar|comprometerme)\b",
+        ),
+        "pt": (r"\bnão\s+concordo\b", r"\bnão\s+aceito\b", r"\bnão\s+posso\s+participar\b"),
+    },
+    IntentKind.AGREE: {
+        "en": (
+            r"\bI\s+(?:fully\s+|hereby\s+|do\s+|also\s+)?agree\b",
+            r"\b(?:fully\s+)?agreed\b",
+            r"\bI\s+(?:hereby\s+)?accept\b",
+            r"\bcount\s+me\s+in\b",
+            r"\bI(?:'m|\s+am)\s+in\s*!*\s*$",  # "I'm in!" alone, not "I'm in Berlin"
+        ),
+        "de": (
+            r"\bich\s+stimme\s+(?:\w+\s+){0,3}zu\b",
+            r"\beinverstanden\b",
+            r"\bich\s+akzeptiere\b",
+        ),
+        "fr": (r"\bd'accord\b", r"\bj'accepte\b"),
+        "es": (r"\bestoy\s+de\s+acuerdo\b", r"\bacepto\b"),
+        "pt": (r"\bconcordo\b", r"\baceito\b"),
+        "it": (r"\bsono\s+d'accordo\b", r"\baccetto\b"),
+        "nl": (r"\bakkoord\b", r"\bik\s+ga\s+akkoord\b"),
+    },
+    IntentKind.RESCHEDULE: {
+        "en": (
+            r"\breschedul\w*",
+            r"\bpostpon\w*",
+            r"\banother\s+(?:time|day|date|slot)\b",
+            rf"\b(?:move|shift|push|bump)\b[^.?!\n]{{0,40}}?\b(?:to|till|until)\s+(?:{_DAYS}|\d)",
+            rf"\b(?:move|shift|push|bump)\b[^.?!\n]{{0,20}}?\b{_MEETING}",
+            r"\bchange\s+(?:the|our)\s+(?:time|day|date)\b",
+            r"\bdifferent\s+(?:time|day|date)\b",
+        ),
+        "de": (r"\bverschieben\b", r"\banderen\s+termin\b"),
+        "fr": (
+            r"\b(?:déplacer|reporter|décaler)\s+(?:la|le|notre|nos|les)\b",
+            r"\bun\s+autre\s+moment\b",
+        ),
+        "es": (
+            r"\b(?:aplazar|reprogramar)\b",
+            r"\b(?:cambiar|mover)\s+(?:la|nuestra)\s+(?:reunión|sesión|cita)\b",
+            r"\botro\s+(?:día|momento)\b",
+        ),
+        "pt": (r"\b(?:remarcar|adiar)\b",),
+        "it": (r"\b(?:spostare|rinviare)\b",),
+        "nl": (r"\b(?:verzetten|verplaatsen)\b",),
+    },
+    IntentKind.SKIP: {
+        "en": (
+            rf"\bskip\b[^.?!\n]{{0,30}}\b(?:{_MEETING}|week|{_DAYS})",
+            r"\b(?:can'?t|cannot|can\s+not|won'?t\s+be\s+able\s+to|(?:not\s+|un)able\s+to)"
+            r"\s+make\s+it\b",
+            rf"\bcancel\b[^.?!\n]{{0,30}}\b{_MEETING}",
+        ),
+        "de": (r"\bausfallen\s+lassen\b", r"\b(?:termin|treffen)\s+absagen\b"),
+        "fr": (r"\bannuler\b[^.?!\n]{0,30}\b(?:réunion|séance|rendez-vous)\b",),
+        "es": (r"\b(?:cancelar|saltar)\b[^.?!\n]{0,30}\b(?:reunión|sesión)\b",),
+    },
+    IntentKind.PAUSE: {
+        "en": (
+            r"\bpause\b",
+            r"\btake\s+a\s+(?:short\s+|little\s+)?break\b",
+            r"\bon\s+(?:parental\s+|sick\s+|medical\s+)?leave\b",
+            r"\bon\s+hold\b",
+        ),
+        "de": (r"\bpausieren\b", r"\bpause\s+machen\b", r"\bauszeit\b"),
+        "fr": (r"\b(?:faire|prendre)\s+une\s+pause\b",),
+        "es": (r"\bpausa\b",),
+    },
+    IntentKind.RESUME: {
+        "en": (
+            r"\b(?:let'?s|let\s+us|can\s+we|we\s+can|ready\s+to|want\s+to|like\s+to|please)\s+"
+            r"(?:re-?start|resume|continue|pick\s+(?:it|things)\s+up)\b",
+            r"\bresume\s+(?:the|our|my|mentoring|meetings|sessions)\b",
+            r"\b(?:I'?m|I\s+am|we'?re|we\s+are)\s+back\b",
+            r"\bback\s+again\b",
+        ),
+        "de": (r"\bweitermachen\b", r"\bwieder\s+(?:da|zurück)\b"),
+        "fr": (r"\breprendre\b", r"\bde\s+retour\b"),
+        "es": (r"\b(?:retomar|reanudar)\b", r"\bde\s+vuelta\b"),
+    },
+    IntentKind.STOP: {
+        "en": (
+            r"\bunsubscribe\b",
+            r"\bwithdraw\b",
+            r"\bopt[- ]?out\b",
+            r"\b(?:leave|quit|exit)\s+(?:the\s+|this\s+)?(?:mentoring\s+)?program(?:me)?\b",
+            r"\bstop\s+(?:the\s+|my\s+|our\s+|this\s+)?"
+            r"(?:mentoring|program(?:me)?|participating|sessions|meetings|emails)\b",
+            r"\b(?:I\s+want\s+to|I'?d\s+like\s+to|please|I\s+will|I'?ll)\s+stop\b",
+            r"^\W*stop\W*$",
+        ),
+        "de": (r"\baussteigen\b", r"\babmelden\b", r"\bprogramm\s+(?:verlassen|beenden)\b"),
+        "fr": (r"\bquitter\s+le\s+programme\b", r"\bme\s+désinscrire\b", r"\bme\s+retirer\b"),
+        "es": (r"\bdarme\s+de\s+baja\b", r"\b(?:abandonar|dejar)\s+el\s+programa\b"),
+    },
+}
+
+# Words that, shortly before a phrase in the same sentence, negate it.
+_NEGATIONS = re.compile(
+    r"\b(?:not|don'?t|doesn'?t|won'?t|never|no\s+need\s+to|no|nicht|kein\w*|nie|pas|jamais"
+    r"|nunca|não|niet|non)\b",
+    re.IGNORECASE,
+)
+_NEGATION_WINDOW = 3  # words
+
+# Quoted instructions: a phrase in quotation marks in a sentence that also has a verb
+# of replying, e.g. `reply "I agree"`, `„Ich stimme zu“ zu schreiben`.
+_QUOTED = re.compile(r"(?:[\"“”„«‘]|(?<!\w)')(?P<quoted>[^\"“”„«»‘’\n]{1,80}?)(?:[\"”“»’]|'(?!\w))")
+_INSTRUCTION_VERB = re.compile(
+    r"\b(?:repl(?:y|ied|ying)|answer\w*|writ(?:e|ing)|wrote|respond\w*|say|said|type|typed"
+    r"|antwort\w*|schreib\w*|répond\w*|écri\w*|escrib\w*|rispond\w*|scriv\w*)\b",
+    re.IGNORECASE,
+)
+_BARE_YES = re.compile(
+    r"(?:yes|yep|yeah|yup|sure|absolutely|definitely|of\s+course|sounds\s+good|ok(?:ay)?"
+    r"|happy\s+to|ja|gerne|oui|bien\s+sûr|sí|si|claro|sim)"
+    r"(?:[\s,!.]+(?:yes|sure|absolutely|definitely|of\s+course|sounds\s+good|happy\s+to"
+    r"|ok(?:ay)?|gerne|bien\s+sûr|claro))*[\s!.]*",
+    re.IGNORECASE,
+)
+_GOAL_WORDS = re.compile(
+    r"\b(?:goals?|objectives?|aims?|ziele?|objectifs?|objetivos?|obiettivi|doelen)\b", re.IGNORECASE
+)
+_LIST_ITEM = re.compile(r"^\s*(?:[-*•–]|\d{1,2}[.)])\s+(?P<item>\S.*?)\s*$")
+_EXPLICIT_PROGRESS = re.compile(
+    r"\b(?:progress|update|fortschritt|progrès|progreso|progresso)\s*:"
+    r"|\b(?:goal|ziel|objectif|objetivo|obiettivo|doel)\s*\d+\s*[:-]\s*\w",
+    re.IGNORECASE,
+)
+_RATINGS = (
+    # "4/5", but not the dates "3/5/2027" or "on 3/5".
+    re.compile(r"(?<![\d/.])(?<!on )(?<!by )(?<!am )(?P<n>\d{1,2})\s*/\s*5(?![\w/])"),
+    re.compile(r"\b(?P<n>\d{1,2})\s+(?:out\s+of|von|sur|de|su|van)\s+5\b", re.IGNORECASE),
+    re.compile(
+        r"\b(?:rating|score|bewertung|note|nota|valutazione|puntuación|calificación)"
+        r"\s*(?:is|of|:|=)?\s*(?P<n>\d{1,2})\b(?!\s*/\s*\d)",
+        re.IGNORECASE,
+    ),
+    re.compile(
+        r"\bI'?d\s+(?:give|rate)\s+(?:it|this|that|the\s+\w+|him|her|them)\s+(?:an?\s+)?(?P<n>\d{1,2})\b"
+        r"(?:\s*/\s*5\b|\s+out\s+of\s+5\b)?",
+        re.IGNORECASE,
+    ),
+    re.compile(r"\b(?P<n>\d{1,2})\s+stars?\b", re.IGNORECASE),
+)
+_STARS = re.compile(r"[★⭐]+[☆]*")
+_SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?]+|$)", re.MULTILINE)
+_COMMAND_KINDS = (
+    IntentKind.RESCHEDULE,
+    IntentKind.SKIP,
+    IntentKind.PAUSE,
+    IntentKind.RESUME,
+    IntentKind.STOP,
+)
+
+
+def _compile(
+    table: Mapping[IntentKind, Mapping[str, tuple[str, ...]]],
+) -> dict[IntentKind, tuple[re.Pattern[str], ...]]:
+    return {
+        kind: tuple(
+            re.compile(p, re.IGNORECASE | re.MULTILINE) for ps in langs.values() for p in ps
+        )
+        for kind, langs in table.items()
+    }
+
+
+_COMPILED = _compile(PATTERNS)
+
+
+def interpret(text: str, *, context: str | None = None) -> Interpretation:
+    """Find the intents in the new text of a reply to the email named `context`.
+
+    `context` is one of "welcome", "agreement", "agreement_reminder",
+    "invitation", "follow_up", "check_in", "nudge", "closure" or None.
+    """
+    text = text.replace("\r\n", "\n").replace("’", "'").strip()
+    if not text:
+        return Interpretation(unsure="empty reply")
+    masked = _mask_instructions(text)
+    intents: list[Intent] = []
+    reasons: list[str] = []
+
+    intents.extend(_agreement(text, masked, context))
+    goals = _goals(text, context)
+    if goals:
+        intents.append(Intent(IntentKind.GOALS, items=goals))
+    rating, rating_problem = _rating(masked)
+    if rating:
+        intents.append(rating)
+    if rating_problem:
+        reasons.append(rating_problem)
+    intents.extend(_commands(text, masked))
+    progress = _progress(text, masked, context)
+    if progress:
+        intents.append(Intent(IntentKind.PROGRESS, text=progress))
+    intents.extend(_questions(masked, text))
+
+    kinds = {i.kind for i in intents}
+    if {IntentKind.AGREE, IntentKind.DECLINE} <= kinds:
+        reasons.append("both agreement and refusal")
+    if not intents and not reasons:
+        reasons.append("reply not understood")
+    return Interpretation(tuple(intents), "; ".join(reasons) or None)
+
+
+# ---- helpers
+
+
+def _mask_instructions(text: str) -> str:
+    """Blank out quoted instructions, keeping offsets, so their phrases match nothing."""
+
+    def blank(m: re.Match[str]) -> str:
+        start, end = _sentence_start(text, m.start()), _sentence_end(text, m.end())
+        if not _INSTRUCTION_VERB.search(text[start:end]):
+            return m.group(0)
+        inner_start, inner_end = m.span("quoted")
+        return (
+            text[m.start() : inner_start]
+            + " " * (inner_end - inner_start)
+            + text[inner_end : m.end()]
+        )
+
+    return _QUOTED.sub(blank, text)
+
+
+def _sentence_start(text: str, pos: int, boundaries: str = ".!?\n") -> int:
+    return max(text.rfind(c, 0, pos) for c in boundaries) + 1
+
+
+def _negated(text: str, match: re.Match[str]) -> bool:
+    """A negation word within the few words before the match, in the same clause."""
+    before = text[_sentence_start(text, match.start(), ".!?\n,;") : match.start()]
+    words = before.split()[-_NEGATION_WINDOW:]
+    return bool(_NEGATIONS.search(" ".join(words)))
+
+
+def _matches(kind: IntentKind, text: str) -> Iterator[re.Match[str]]:
+    """Matches of `kind`'s phrases that are not negated, in text order."""
+    found = [m for p in _COMPILED[kind] for m in p.finditer(text) if not _negated(text, m)]
+    return iter(sorted(found, key=lambda m: m.start()))
+
+
+def _overlaps(m: re.Match[str], others: list[re.Match[str]]) -> bool:
+    return any(m.start() < o.end() and o.start() < m.end() for o in others)
+
+
+def _agreement(text: str, masked: str, context: str | None) -> list[Intent]:
+    """AGREE/DECLINE; a refusal phrase ("not agreed") overrides the agreement inside it."""
+    declines = list(_matches(IntentKind.DECLINE, masked))
+    agrees = [m for m in _matches(IntentKind.AGREE, masked) if not _overlaps(m, declines)]
+    intents = []
+    if agrees or (context in AGREEMENT_CONTEXTS and not declines and _is_bare_yes(masked)):
+        intents.append(Intent(IntentKind.AGREE, text=agrees[0].group(0) if agrees else "yes"))
+    if declines:
+        intents.append(Intent(IntentKind.DECLINE, text=_sentence_of(text, declines[0])))
+    return intents
+
+
+def _is_bare_yes(text: str) -> bool:
+    """The first sentence is just "Yes!", "Sounds good", "Sure, happy to", ..."""
+    first = _SENTENCE.search(text)
+    return bool(first and _BARE_YES.fullmatch(first.group(0).strip()))
+
+
+def _goals(text: str, context: str | None) -> tuple[str, ...]:
+    """List items after a goals keyword, or any list in reply to the agreement."""
+    lines = text.split("\n")
+    start = 0
+    if context not in AGREEMENT_CONTEXTS:
+        keyword_line = next((i for i, line in enumerate(lines) if _GOAL_WORDS.search(line)), None)
+        if keyword_line is None:
+            return ()
+        start = keyword_line
+    return tuple(_list_items(lines[start:]))
+
+
+def _list_items(lines: list[str]) -> Iterator[str]:
+    """Bulleted or numbered items; wrapped or indented continuation lines are joined."""
+    item: str | None = None
+    for line in lines:
+        bullet = _LIST_ITEM.match(line)
+        continues = item is not None and line.strip() and (line[:1].isspace() or len(item) >= 60)
+        if bullet:
+            if item:
+                yield item
+            item = bullet.group("item")
+        elif continues and item is not None:
+            item = f"{item} {line.strip()}"
+        else:
+            if item:
+                yield item
+            item = None
+    if item:
+        yield item
+
+
+def _rating_values(text: str) -> list[tuple[int, re.Match[str]]]:
+    found = [(int(m.group("n")), m) for rx in _RATINGS for m in rx.finditer(text)]
+    found += [(m.group(0).count("★") + m.group(0).count("⭐"), m) for m in _STARS.finditer(text)]
+    return sorted(found, key=lambda vm: vm[1].start())
+
+
+def _rating(text: str) -> tuple[Intent | None, str | None]:
+    """The first rating 1..5, or a note when the only ratings are out of range."""
+    found = _rating_values(text)
+    valid = [(v, m) for v, m in found if 1 <= v <= 5]
+    if valid:
+        value, match = valid[0]
+        return Intent(IntentKind.RATING, text=match.group(0).strip(), value=value), None
+    if found:
+        return None, f"rating out of range ({found[0][0]})"
+    return None, None
+
+
+def _sentence_end(text: str, pos: int) -> int:
+    ends = [text.find(c, pos) + (c != "\n") for c in ".!?\n" if text.find(c, pos) != -1]
+    return min(ends, default=len(text))
+
+
+def _sentence_of(text: str, match: re.Match[str]) -> str:
+    return text[_sentence_start(text, match.start()) : _sentence_end(text, match.end())].strip()
+
+
+def _commands(text: str, masked: str) -> list[Intent]:
+    """RESCHEDULE, SKIP, PAUSE, RESUME, STOP: one intent each, with the sentence as text."""
+    intents = []
+    for kind in _COMMAND_KINDS:
+        match = next(_matches(kind, masked), None)
+        if match:
+            intents.append(Intent(kind, text=_sentence_of(text, match)))
+    return intents
+
+
+def _sentences(text: str) -> Iterator[re.Match[str]]:
+    return (m for m in _SENTENCE.finditer(text) if m.group(0).strip())
+
+
+def _is_command(sentence: str) -> bool:
+    return any(next(_matches(kind, sentence), None) for kind in _COMMAND_KINDS)
+
+
+def _questions(masked: str, text: str) -> list[Intent]:
+    """Sentences ending in "?" that are not requests handled as commands."""
+    return [
+        Intent(IntentKind.QUESTION, text=text[m.start() : m.end()].strip())
+        for m in _sentences(masked)
+        if m.group(0).rstrip().endswith("?") and not _is_command(m.group(0))
+    ]
+
+
+def _progress(text: str, masked: str, context: str | None) -> str:
+    """The substantive text of a progress report, or "".
+
+    In reply to a follow-up, check-in or nudge, or when the text says
+    "progress:" / "Goal 2: done", the progress is the reply minus sentences
+    that are commands or questions (or explain a command: the sentences after
+    it, unless they are explicit progress) and minus rating tokens, capped at
+    MAX_PROGRESS_CHARS at a sentence boundary.
+    """
+    if context not in PROGRESS_CONTEXTS and not _EXPLICIT_PROGRESS.search(masked):
+        return ""
+    kept: list[str] = []
+    after_request = False
+    for m in _sentences(masked):
+        sentence = m.group(0)
+        if _is_command(sentence):
+            # what follows a request explains it ("I have a workshop that day"): not progress
+            after_request = True
+            continue
+        if sentence.rstrip().endswith("?") or (
+            after_request and not _EXPLICIT_PROGRESS.search(sentence)
+        ):
+            continue
+        original = text[m.start() : m.end()]
+        for _, rating in _rating_values(sentence):
+            original = original.replace(rating.group(0), " ")
+        original = re.sub(r"\s+", " ", original).strip(" ,;:-")
+        if len(re.findall(r"[^\W\d_]{2,}", original)) >= 2:
+            kept.append(original)
+    return _cap_sentences(kept, MAX_PROGRESS_CHARS)
+
+
+def _cap_sentences(sentences: list[str], limit: int) -> str:
+    out = ""
+    for sentence in sentences:
+        candidate = f"{out} {sentence}".strip()
+        if len(candidate) > limit:
+            return out or candidate[:limit].rstrip()
+        out = candidate
+    return out
