@@ -12,6 +12,7 @@ import os
 import re
 from collections.abc import Iterable
 from datetime import date, time, timedelta
+from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -291,11 +292,11 @@ class Config(Strict):
     def pair(self, pair_id: str) -> Pair:
         return self._pairs[pair_id]
 
-    @property
+    @cached_property
     def _people(self) -> dict[str, Participant]:
         return {p.id: p for p in self.participants}
 
-    @property
+    @cached_property
     def _pairs(self) -> dict[str, Pair]:
         return {p.id: p for p in self.pairs}
 

@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+from agent.render import Renderer
 from tests.conftest import MINIMAL, THREE_PAIRS
 
 
@@ -35,19 +36,9 @@ def test_preview_of_an_unknown_template_or_pair_is_a_usage_error(cli, write_conf
 
 
 def test_every_template_previews_for_the_minimal_config(cli) -> None:
-    for name in (
-        "welcome",
-        "agreement",
-        "agreement_reminder",
-        "invitation",
-        "follow_up",
-        "check_in",
-        "nudge",
-        "closure",
-        "coordinator_reply",
-        "coordinator_escalation",
-        "digest",
-    ):
+    names = Renderer().names()
+    assert len(names) == 11
+    for name in names:
         code, out, err = cli("preview", "--config", MINIMAL, name, "--now", "2027-02-20T10:00")
         assert code == 0, f"{name}: {err}"
         assert out.startswith("Subject: ")
