@@ -22,7 +22,7 @@ from datetime import datetime
 
 from agent.executor import Executor
 from agent.inbound import parse_message
-from agent.ingest import Routed, match, route
+from agent.ingest import Match, Routed, match, route
 from agent.planner import Action, Timeline, plan_pair, plan_program
 from agent.program import Clock, PairState, apply
 from agent.runtime import Runtime
@@ -79,7 +79,11 @@ def _ingest(
         if seen:  # applied before a crash or re-delivered: just finish moving it
             handled.append((raw, _outcome(seen["outcome"])))
             continue
-        routed: Routed = route(msg, match(msg, rt.cfg, rt.token_key, sent), now)
+        try:
+            routed: Routed = route(msg, match(msg, rt.cfg, rt.token_key, sent), now)
+        except Exception as exc:  # a message we cannot handle must not block the ones after it
+            log.exception("cannot handle message %s", msg.message_id)
+            routed = Routed("quarantined", Match(), reason=f"could not be processed: {exc}")
         if routed.event and routed.match.pair_id:
             states[routed.match.pair_id] = apply(states[routed.match.pair_id], routed.event)
         for entry in routed.log:

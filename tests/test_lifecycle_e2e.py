@@ -303,3 +303,29 @@ def test_a_second_agent_on_the_same_state_is_refused(program: Program, cli) -> N
     finally:
         rt.close()
     assert code == 1 and "another mentormail" in err
+
+
+def test_a_message_that_breaks_the_parser_is_quarantined_not_blocking(
+    program: Program, monkeypatch
+) -> None:
+    import agent.ingest
+
+    program.tick("2027-02-15T09:00")
+    noon = at("2027-02-15T12:00")
+    ana = program.latest("ana@example.org", "agreement")
+    program.deliver(gmail_reply(ana, "Ana Alvarez <ana@example.org>", "POISON", noon))
+    eli = program.latest("eli@example.es", "agreement")
+    program.deliver(gmail_reply(eli, "Eli Ortega <eli@example.es>", "I agree.", noon))
+    real = agent.ingest.interpret
+
+    def fragile(text: str, **kw):
+        if "POISON" in text:
+            raise RuntimeError("parser bug")
+        return real(text, **kw)
+
+    monkeypatch.setattr(agent.ingest, "interpret", fragile)
+    out = program.tick("2027-02-15T13:00")
+    assert "could not be processed: parser bug" in out
+    assert program.status("2027-02-15T13:00")["eli-fay"]["agreed"]["mentor"] is True
+    assert len(program.folder("quarantine")) == 1 and len(program.folder("processed")) == 1
+    assert program.folder("inbox") == []
