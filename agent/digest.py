@@ -22,6 +22,14 @@ def _parse(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
+def _period(first: datetime, last: datetime) -> str:
+    """'15–21 March 2027', '22 February – 1 March 2027'."""
+    if (first.year, first.month) == (last.year, last.month):
+        return f"{first.day}–{last.day} {last:%B %Y}"
+    start = f"{first.day} {first:%B}" + (f" {first.year}" if first.year != last.year else "")
+    return f"{start} – {last.day} {last:%B %Y}"
+
+
 def risk_reasons(
     cfg: Config, state: PairState, now: datetime, ratings: list[int], no_slot: bool
 ) -> list[str]:
@@ -95,7 +103,7 @@ def digest_context(
     stages = Counter(r["stage"] for r in rows)
     week_inbound = [r for r in inbound if (t := _parse(r.get("at"))) and since <= t <= now]
     return {
-        "period": f"{long_date(since.astimezone(zone))} – {long_date(now.astimezone(zone))}",
+        "period": _period(since.astimezone(zone), (now - timedelta(days=1)).astimezone(zone)),
         "stages": [{"stage": str(s), "count": stages[str(s)]} for s in Stage if stages[str(s)]],
         "pairs": rows,
         "meetings_held": held,
