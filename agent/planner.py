@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 from agent.config import Config, Pair, Participant
 from agent.model import ROLES, Role
 from agent.program import BEFORE_AGREEMENT, MEETING_STAGES, PairState, Series, Stage
-from agent.slots import Availability, find_series
+from agent.slots import Availability, SlotSearch, find_series
 
 Busy = Sequence[tuple[datetime, datetime]]
 CLOSURE_TIME = time(9, 0)  # closing emails go out on the end day's morning, program time
@@ -122,7 +122,7 @@ def plan_pair(
     if state.stage in BEFORE_AGREEMENT:
         _agreement(plan, cfg, state, now)
     elif state.stage == Stage.AGREED and state.series is None:
-        _book(plan, cfg, state, now, timeline, busy)
+        _book(plan, cfg, now, busy)
     if state.series and state.series.status == "confirmed" and state.stage != Stage.PAUSED:
         for role in ROLES:
             if state.invited.get(role, -1) < state.series.sequence:
@@ -169,13 +169,13 @@ def _other(role: Role) -> Role:
     return "mentee" if role == "mentor" else "mentor"
 
 
-def _book(
-    plan: _Plan, cfg: Config, state: PairState, now: datetime, timeline: Timeline, busy: Busy
-) -> None:
+def search_series(cfg: Config, pair: Pair, now: datetime, busy: Busy = ()) -> SlotSearch:
+    """The meeting series the slot finder proposes for a pair if it were booked at `now`."""
     meetings = cfg.cadence.meetings
-    mentor, mentee = cfg.participant(plan.pair.mentor), cfg.participant(plan.pair.mentee)
+    timeline = Timeline.of(cfg)
+    mentor, mentee = cfg.participant(pair.mentor), cfg.participant(pair.mentee)
     anchors = list(dict.fromkeys([cfg.program.timezone, mentor.timezone, mentee.timezone]))
-    search = find_series(
+    return find_series(
         [availability(mentor), availability(mentee)],
         earliest=max(timeline.starts, now + meetings.min_notice),
         until=timeline.closing,
@@ -185,6 +185,10 @@ def _book(
         busy=busy,
         anchors=anchors,
     )
+
+
+def _book(plan: _Plan, cfg: Config, now: datetime, busy: Busy) -> None:
+    search = search_series(cfg, plan.pair, now, busy)
     if search.slots:
         plan.calendar("book", Series.from_slot(series_uid(cfg, plan.pair), search.slots[0]))
     else:

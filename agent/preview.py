@@ -13,11 +13,10 @@ from agent.config import Config, ConfigError
 from agent.context import coordinator_context, participant_context
 from agent.digest import digest_context
 from agent.model import Role
-from agent.planner import Timeline, availability, series_uid
+from agent.planner import Timeline, search_series, series_uid
 from agent.program import PairState, Series
 from agent.render import Renderer
 from agent.runtime import state_path
-from agent.slots import find_series
 from agent.store import Store
 
 _SAMPLE_EXTRAS: dict[str, dict[str, Any]] = {
@@ -52,17 +51,7 @@ def _state(cfg: Config, pair_id: str, now: datetime) -> PairState:
     else:
         state = PairState(pair_id=pair_id)
     pair = cfg.pair(pair_id)
-    timeline = Timeline.of(cfg)
-    meetings = cfg.cadence.meetings
-    found = find_series(
-        [availability(cfg.participant(pair.mentor)), availability(cfg.participant(pair.mentee))],
-        earliest=max(timeline.starts, now + meetings.min_notice),
-        until=timeline.closing,
-        every_weeks=meetings.every.days // 7,
-        duration=meetings.duration,
-        preferred_days=meetings.preferred_days,
-        anchors=[cfg.program.timezone],
-    )
+    found = search_series(cfg, pair, now)
     if found.slots:
         state = state.model_copy(
             update={"series": Series.from_slot(series_uid(cfg, pair), found.slots[0])}
