@@ -61,10 +61,11 @@ class Program:
             if to is None or m["To"].addresses[0].addr_spec.lower() == to.lower()
         ]
 
-    def latest(self, to: str, subject_part: str) -> EmailMessage:
+    def only(self, to: str, subject_part: str) -> EmailMessage:
+        """The one email to `to` with `subject_part` in its subject (Maildir has no order)."""
         matches = [m for m in self.sent(to) if subject_part.lower() in m["Subject"].lower()]
-        assert matches, f"no email to {to} with {subject_part!r} in its subject"
-        return matches[-1]
+        assert len(matches) == 1, f"{len(matches)} emails to {to} with {subject_part!r}"
+        return matches[0]
 
     def deliver(self, message: EmailMessage) -> None:
         mailbox.Maildir(self.root / "mail" / "inbox").add(
@@ -126,7 +127,7 @@ def test_whole_program(program: Program) -> None:
     assert program.tick("2027-02-15T11:00").strip().endswith("nothing due")
     assert len(program.sent()) == 13
 
-    agreement = program.latest("ana@example.org", "agreement")
+    agreement = program.only("ana@example.org", "agreement")
     assert agreement["Reply-To"].addresses[0].addr_spec.startswith("mentoring+ana-ben.m")
     assert agreement["Auto-Submitted"] == "auto-generated"
     assert agreement.get_body(preferencelist=("html",)) is not None
@@ -142,7 +143,7 @@ def test_whole_program(program: Program) -> None:
             noon,
         )
     )
-    ben_agreement = program.latest("ben.becker@example.net", "agreement")
+    ben_agreement = program.only("ben.becker@example.net", "agreement")
     program.deliver(
         outlook_reply(
             ben_agreement,
@@ -152,7 +153,7 @@ def test_whole_program(program: Program) -> None:
             noon,
         )
     )
-    chen_welcome = program.latest("chen@example.com", "welcome")
+    chen_welcome = program.only("chen@example.com", "welcome")
     ooo = EmailMessage()
     ooo["From"] = "Chen Wei <chen@example.com>"
     ooo["To"] = chen_welcome["Reply-To"]
@@ -162,7 +163,7 @@ def test_whole_program(program: Program) -> None:
     ooo["Message-ID"] = make_msgid(domain="example.com")
     ooo.set_content("I am out of the office until 22 February.")
     program.deliver(ooo)
-    dina_agreement = program.latest("dina@example.co.uk", "agreement")
+    dina_agreement = program.only("dina@example.co.uk", "agreement")
     program.deliver(
         outlook_reply(
             dina_agreement,
@@ -172,7 +173,7 @@ def test_whole_program(program: Program) -> None:
         )
     )
     for who, name in (("eli@example.es", "Eli Ortega"), ("fay@example.ke", "Fay Njeri")):
-        original = program.latest(who, "agreement")
+        original = program.only(who, "agreement")
         program.deliver(gmail_reply(original, f"{name} <{who}>", "Yes, I agree.", noon))
     stranger = EmailMessage()
     stranger["From"] = "Sam Seller <offers@example.biz>"
@@ -202,7 +203,7 @@ def test_whole_program(program: Program) -> None:
     assert program.folder("inbox") == []
 
     # --- the booked series: one RRULE event inside both windows across both DST changes -----
-    invitation = program.latest("ana@example.org", "")
+    invitation = program.only("ana@example.org", "Invitation:")
     calendar_part = next(p for p in invitation.walk() if p.get_content_type() == "text/calendar")
     assert calendar_part.get_param("method") == "REQUEST"
     assert any(p.get_filename() == "invite.ics" for p in invitation.walk())
@@ -231,7 +232,7 @@ def test_whole_program(program: Program) -> None:
     # --- follow-up after the first meeting, progress logged from an Outlook reply ------------
     out = program.tick(after_first)
     assert "ana-ben: follow_up -> mentee" in out
-    follow_up = program.latest("ben.becker@example.net", "")
+    follow_up = program.only("ben.becker@example.net", "How did your meeting")
     program.deliver(
         outlook_reply(
             follow_up,
@@ -312,9 +313,9 @@ def test_a_message_that_breaks_the_parser_is_quarantined_not_blocking(
 
     program.tick("2027-02-15T09:00")
     noon = at("2027-02-15T12:00")
-    ana = program.latest("ana@example.org", "agreement")
+    ana = program.only("ana@example.org", "agreement")
     program.deliver(gmail_reply(ana, "Ana Alvarez <ana@example.org>", "POISON", noon))
-    eli = program.latest("eli@example.es", "agreement")
+    eli = program.only("eli@example.es", "agreement")
     program.deliver(gmail_reply(eli, "Eli Ortega <eli@example.es>", "I agree.", noon))
     real = agent.ingest.interpret
 
