@@ -164,6 +164,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    from agent.render import TemplateError
     from agent.store import StoreError
     from connectors.base import ConnectorError
 
@@ -173,9 +174,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
         return EXIT_USAGE
-    except (UsageError, StoreError, ConnectorError) as exc:
+    except (UsageError, TemplateError, StoreError, ConnectorError) as exc:
         print(f"mentormail: {exc}", file=sys.stderr)
-        return EXIT_USAGE if isinstance(exc, UsageError) else EXIT_ERRORS
+        return EXIT_USAGE if isinstance(exc, (UsageError, TemplateError)) else EXIT_ERRORS
 
 
 if __name__ == "__main__":

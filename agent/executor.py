@@ -77,10 +77,11 @@ class Executor:
                 pair=action.pair_id,
                 role=action.role,
                 planned_at=now,
-                message_id=message_id(self.cfg.program.slug, action.key, self.domain)
-                if action.template
-                else None,
+                message_id=self._message_id(action) if action.template else None,
             )
+
+    def _message_id(self, action: Action) -> str:
+        return message_id(self.cfg.program.slug, action.key, self.domain)
 
     # -- building ---------------------------------------------------------------------------
 
@@ -179,7 +180,7 @@ class Executor:
             sender=(self.cfg.program.sender.name, self.cfg.program.sender.email),
             to=to,
             reply_to=reply_to,
-            msg_id=message_id(self.cfg.program.slug, action.key, self.domain),
+            msg_id=self._message_id(action),
             date=now,
             pair_id=action.pair_id,
             calendar=calendar,
@@ -196,10 +197,11 @@ class Executor:
         if action.template is None:
             return self._calendar_action(action, now, dry_run)
         outgoing = self.build(action, states, now)
-        msg_id = str(outgoing.message["Message-ID"]).strip("<>")
         if not dry_run:
             record = self.store.action(action.key) or {}
-            already = record.get("status") == "pending" and self.mailbox.was_sent(msg_id)
+            already = record.get("status") == "pending" and self.mailbox.was_sent(
+                self._message_id(action)
+            )
             if already:
                 log.info("%s: already sent before an interruption; not sending again", action.key)
             else:

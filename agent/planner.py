@@ -21,7 +21,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from agent.config import Config, Pair, Participant
-from agent.model import ROLES, Role
+from agent.model import ROLES, Role, other_role
 from agent.program import BEFORE_AGREEMENT, MEETING_STAGES, PairState, Series, Stage
 from agent.slots import Availability, SlotSearch, find_series
 
@@ -151,7 +151,7 @@ def _agreement(plan: _Plan, cfg: Config, state: PairState, now: datetime) -> Non
                 "agreement_reminder",
                 role,
                 number,
-                extra={"reminder_number": number, "other_agreed": _other(role) in state.agreed},
+                extra={"reminder_number": number, "other_agreed": other_role(role) in state.agreed},
             )
     if state.agreement_sent and not state.both(state.agreed):
         waiting = now - min(state.agreement_sent.values())
@@ -163,10 +163,6 @@ def _agreement(plan: _Plan, cfg: Config, state: PairState, now: datetime) -> Non
                 template="coordinator_escalation",
                 extra={"reason": "agreement", "waiting_days": waiting.days, "missing": missing},
             )
-
-
-def _other(role: Role) -> Role:
-    return "mentee" if role == "mentor" else "mentor"
 
 
 def search_series(cfg: Config, pair: Pair, now: datetime, busy: Busy = ()) -> SlotSearch:

@@ -7,15 +7,11 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-from agent.config import Config
+from agent.config import Config, ConfigError
 from agent.render import Renderer
 from agent.store import Store
 from connectors.base import Calendar, Mailbox
 from connectors.registry import open_calendar, open_mailbox
-
-
-class TokenKeyError(Exception):
-    """The reply-token key cannot be read."""
 
 
 def token_key(cfg: Config) -> bytes:
@@ -33,8 +29,8 @@ def token_key(cfg: Config) -> bytes:
         try:
             return path.read_bytes().strip()
         except OSError as exc:
-            raise TokenKeyError(
-                f"security.token_key_file: cannot read {path}: {exc.strerror}"
+            raise ConfigError(
+                [f"security.token_key_file: cannot read {path}: {exc.strerror}"]
             ) from None
     path = state_path(cfg).with_suffix(".key")
     if not path.exists():

@@ -78,3 +78,22 @@ def test_run_serves_until_sigterm_and_exits_0(write_config, tmp_path: Path) -> N
     assert service.returncode == 0, err
     assert "finishing the current tick" in err
     assert (tmp_path / "state.json").exists()
+
+
+def test_unreadable_token_key_file_is_a_config_error(cli, write_config) -> None:
+    config = write_config(THREE_PAIRS + "security: {token_key_file: missing.key}\n")
+    code, _, err = cli("tick", "--config", config, "--now", "2027-02-15T09:00")
+    assert code == 2 and err.startswith("security.token_key_file: cannot read")
+    assert "Traceback" not in err
+
+
+def test_a_broken_override_template_is_reported_not_raised(cli, write_config, tmp_path) -> None:
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "welcome.txt.j2").write_text(
+        "{% block subject %}Hi {{ recipient.nmae }}{% endblock %}{% block body %}x{% endblock %}"
+    )
+    config = write_config(
+        THREE_PAIRS.replace("  start: 2027-03-01", "  templates: mine\n  start: 2027-03-01")
+    )
+    code, _, err = cli("preview", "--config", config, "welcome")
+    assert code == 2 and "welcome" in err and "nmae" in err
