@@ -45,7 +45,7 @@ def risk_reasons(
     if no_slot and state.series is None:
         reasons.append("no meeting time fits both")
     if state.stage in MEETING_STAGES and state.series:
-        quiet_since = max([state.series.first_start, *state.heard.values()])
+        quiet_since = state.quiet_since() or now
         if now - quiet_since >= cadence.nudge.quiet_after:
             reasons.append(f"quiet for {(now - quiet_since).days} days")
     if state.stage == Stage.PAUSED:

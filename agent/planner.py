@@ -213,7 +213,7 @@ def _meetings(plan: _Plan, cfg: Config, state: PairState, now: datetime) -> None
         if number >= 1:
             for role in ROLES:
                 plan.email("check_in", role, number, extra={"check_in_number": number})
-    quiet_since = max([first, *state.heard.values()])
+    quiet_since = state.quiet_since() or first
     quiet = now - quiet_since
     if quiet >= cadence.nudge.quiet_after:
         for role in ROLES:

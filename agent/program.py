@@ -118,6 +118,12 @@ class PairState(Frozen):
     def both(self, field: dict[Role, object]) -> bool:
         return all(role in field for role in ROLES)
 
+    def quiet_since(self) -> datetime | None:
+        """Since when nobody has written: the last reply, or the first meeting if later."""
+        if self.series is None:
+            return None
+        return max([self.series.first_start, *self.heard.values()])
+
     def last_heard(self) -> datetime | None:
         return max(self.heard.values(), default=None)
 
