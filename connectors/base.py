@@ -27,7 +27,23 @@ Outcome = Literal["processed", "quarantine"]
 
 
 class ConnectorError(Exception):
-    """A back end failed in a way the operator has to know about (unreachable, refused)."""
+    """A back end failed in a way the operator has to know about (unreachable, refused).
+
+    Transient by default: the action is tried again on a later tick.
+    """
+
+
+class DeliveryRefused(ConnectorError):
+    """The server refused some recipients permanently (SMTP 5xx, RFC 5321 4.2.1).
+
+    Sending again will not help: the executor marks those addresses as failing
+    and tells the coordinator instead of retrying.
+    """
+
+    def __init__(self, recipients: Sequence[str], reply: str) -> None:
+        super().__init__(f"refused {', '.join(recipients)}: {reply}")
+        self.recipients = tuple(recipients)
+        self.reply = reply
 
 
 @dataclass(frozen=True)
@@ -54,6 +70,22 @@ class Mailbox(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+class Waitable(Protocol):
+    """A mailbox that can sleep until new mail arrives (IMAP IDLE, RFC 2177)."""
+
+    def wait(self, timeout: float) -> bool:
+        """Block up to `timeout` seconds; True when new mail may have arrived."""
+        ...
+
+
+class Checkable(Protocol):
+    """A back end that can report what works without changing anything."""
+
+    def check(self) -> list[tuple[str, bool, str]]:
+        """(what, ok, detail) lines: login, folders, capabilities, send permission ..."""
+        ...
 
 
 class Calendar(Protocol):
