@@ -27,17 +27,18 @@ class UsageError(Exception):
     """A problem the user can fix; printed without a traceback, exit code 2."""
 
 
-def _now(value: str | None, cfg: Config) -> datetime:
-    """--now as ISO 8601; without an offset it is read in the program's time zone."""
+def _now(value: str | None, cfg: Config | None) -> datetime:
+    """--now as ISO 8601; without an offset it is read in the program's (or local) time zone."""
+    zone = cfg.program.timezone if cfg else datetime.now().astimezone().tzinfo
     if value is None:
-        return datetime.now(cfg.program.timezone)
+        return datetime.now(zone)
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
         raise UsageError(
             f"--now: {value!r} is not an ISO 8601 date/time (2027-03-01T09:00)"
         ) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=cfg.program.timezone)
+    return moment if moment.tzinfo else moment.replace(tzinfo=zone)
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
@@ -101,6 +102,16 @@ def _cmd_preview(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_inspect(args: argparse.Namespace) -> int:
+    from agent.inspection import inspect_files, report_lines
+
+    cfg = load_config(args.config) if args.config else None
+    now = _now(args.now, cfg)
+    for report in inspect_files([Path(f) for f in args.files], cfg, now):
+        print(json.dumps(report, default=str) if args.json else "\n".join(report_lines(report)))
+    return EXIT_OK
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from agent.demo import run_demo
 
@@ -146,6 +157,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--now", help="render as of this ISO 8601 time")
     p.add_argument("--html", action="store_true", help="print the HTML part instead of the text")
     p.set_defaults(func=_cmd_preview)
+
+    p = command("inspect", "show what the agent understands in saved emails (.eml files)")
+    p.add_argument("files", nargs="+", metavar="FILE.eml", help="raw RFC 5322 messages")
+    p.add_argument("--config", help="also show the pair each would be matched to")
+    p.add_argument("--json", action="store_true", help="one JSON object per line")
+    p.add_argument("--now", help="read dates as of this ISO 8601 time (default: now)")
+    p.set_defaults(func=_cmd_inspect)
 
     p = command("demo", "create and simulate a demo program in DIR (Maildir + .ics)")
     p.add_argument("dir", help="an empty or new folder")

@@ -169,6 +169,14 @@ def escalation(cfg: Config, pair: Pair, state: PairState, extra: dict[str, Any])
             "suggestion": "Ask them to widen their working hours or preferred days, update the "
             "config, and the next run books the series. No invitation was sent.",
         }
+    if reason == "undeliverable":
+        who = _names(cfg, pair, [extra["role"]])
+        return {
+            "reason": f"Email to {who} cannot be delivered",
+            "details": f"The mail server refused {extra['address']}: {extra['error']}",
+            "suggestion": f"Check {who}'s address and correct it in the config. Until then, or "
+            f"until {who} writes in, I send {who} nothing; the pair's other emails go on.",
+        }
     return {
         "reason": f"The pair has been quiet for {extra.get('quiet_days', '?')} days",
         "details": "Neither of them has replied since, even after a friendly nudge.",

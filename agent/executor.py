@@ -228,9 +228,12 @@ class Executor:
             self.store.record_action(action.key, status="done", done_at=now)
         return Sent("cancel_series", None, now)
 
-    def record_failure(self, action: Action, error: Exception, now: datetime) -> None:
+    def record_failure(
+        self, action: Action, error: Exception, now: datetime, *, permanent: bool = False
+    ) -> None:
+        """Count a failed attempt; a permanent failure is not tried again."""
         record = self.store.action(action.key) or {}
-        attempts = record.get("attempts", 0) + 1
+        attempts = MAX_ATTEMPTS if permanent else record.get("attempts", 0) + 1
         self.store.record_action(
             action.key, status="failed", attempts=attempts, error=str(error)[:500], failed_at=now
         )

@@ -15,16 +15,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 from agent.config import Config, Pair
 from agent.ics import IcsError, parse_itip
 from agent.model import InboundMessage, IntentKind, Interpretation, Role
 from agent.planner import Action
-from agent.program import Replied
+from agent.program import Away, Bounced, Event, Replied
 from agent.replies import interpret
 from agent.tokens import read_token
+from agent.when import return_date
 
 Outcome = Literal["applied", "needs_human", "auto_reply", "bounce", "calendar", "quarantined"]
 
@@ -52,7 +54,7 @@ class Match:
 class Routed:
     outcome: Outcome
     match: Match
-    event: Replied | None = None
+    event: Event | None = None
     log: list[dict[str, Any]] = field(default_factory=list)
     notice: Action | None = None
     reason: str | None = None
@@ -74,6 +76,8 @@ def match(
         (sent[i] for i in (*msg.in_reply_to, *reversed(msg.references)) if i in sent), None
     )
     replied_to = thread.get("kind") if thread else None
+    if msg.bounce:
+        return _bounced_participant(msg, cfg)
     if msg.from_addr == cfg.program.sender.email.lower():
         return Match(problem="sent from the program's own address (mail loop)")
     if msg.dmarc_fail:
@@ -101,6 +105,24 @@ def match(
     return Match(problem=f"{msg.from_addr or 'an unknown sender'} is not a participant")
 
 
+def _bounced_participant(msg: InboundMessage, cfg: Config) -> Match:
+    """A bounce belongs to the participant whose address failed (we send one per message)."""
+    for address in msg.failed_recipients:
+        for pair in cfg.pairs:
+            role = _role_in(pair, cfg, address)
+            if role:
+                return Match(pair.id, role, "bounce")
+    return Match()
+
+
+def sender_zone(cfg: Config, found: Match) -> ZoneInfo:
+    """The time zone the matched participant writes in (the program's when unknown)."""
+    if found.pair_id and found.role:
+        person = cfg.participant(getattr(cfg.pair(found.pair_id), found.role))
+        return person.timezone
+    return cfg.program.timezone
+
+
 def _latest_kind(sent: Mapping[str, Mapping[str, Any]], pair_id: str, role: Role) -> str | None:
     """Without thread headers, a reply most likely answers the latest email that person got."""
     mine = [r for r in sent.values() if r.get("pair") == pair_id and r.get("role") == role]
@@ -117,25 +139,18 @@ def received_at(msg: InboundMessage, now: datetime) -> datetime:
     return msg.date
 
 
-def route(msg: InboundMessage, found: Match, now: datetime) -> Routed:
-    """The outcome for one message and everything it produces."""
+def route(msg: InboundMessage, found: Match, now: datetime, tz: ZoneInfo) -> Routed:
+    """The outcome for one message and everything it produces.
+
+    `tz` is the sender's time zone: dates in the text ("back on Monday",
+    "Friday 3pm") are read in it.
+    """
     at = received_at(msg, now)
     base = {"at": at, "pair": found.pair_id, "by": found.role, "message_id": msg.message_id}
     if msg.bounce:
-        failed = ", ".join(msg.failed_recipients) or "an address"
-        reason = f"delivery to {failed} failed"
-        return Routed(
-            "bounce",
-            found,
-            log=[{**base, "kind": "bounce", "text": reason}],
-            notice=_notice(msg, found, reason),
-            reason=reason,
-        )
+        return _bounce(msg, found, base)
     if msg.auto_reply:
-        entry = {**base, "kind": "auto_reply", "text": msg.subject}
-        return Routed(
-            "auto_reply", found, log=[entry] if found.pair_id else [], reason=msg.auto_reply
-        )
+        return _auto_reply(msg, found, base, at, tz)
     if found.problem or found.pair_id is None or found.role is None:
         # a stranger is only counted in the digest; a message that claims a pair is reported
         suspicious = found.pair_id is not None or msg.dmarc_fail
@@ -143,16 +158,46 @@ def route(msg: InboundMessage, found: Match, now: datetime) -> Routed:
         return Routed("quarantined", found, notice=notice, reason=found.problem)
     if msg.calendar:
         return _calendar_reply(msg, found, base)
-    meaning = interpret(msg.reply_text, context=found.replied_to)
+    meaning = interpret(msg.reply_text, context=found.replied_to, now=at, tz=tz)
     event = Replied(found.role, at, meaning)
     log = _log_entries(meaning, base)
-    human = [reason for kind, reason in _FOR_A_HUMAN.items() if meaning.has(kind)]
+    human = [
+        _why(meaning, kind, reason) for kind, reason in _FOR_A_HUMAN.items() if meaning.has(kind)
+    ]
     if meaning.unsure:
         human.append(f"reply not understood ({meaning.unsure})")
     if human:
         reason = "; ".join(human)
         return Routed("needs_human", found, event, log, _notice(msg, found, reason), reason)
     return Routed("applied", found, event, log)
+
+
+def _bounce(msg: InboundMessage, found: Match, base: dict[str, Any]) -> Routed:
+    """Logged and the address marked as failing (the planner then tells the coordinator).
+
+    A bounce for an address that is not a participant's goes to the coordinator as is.
+    """
+    failed = ", ".join(msg.failed_recipients) or "an address"
+    reason = f"delivery to {failed} failed"
+    log = [{**base, "kind": "bounce", "text": reason}]
+    if found.role and msg.failed_recipients:
+        why = msg.bounce_reason or msg.subject or "returned as undeliverable"
+        event = Bounced(found.role, msg.failed_recipients[0], why, base["at"])
+        return Routed("bounce", found, event=event, log=log, reason=reason)
+    return Routed("bounce", found, log=log, notice=_notice(msg, found, reason), reason=reason)
+
+
+def _auto_reply(
+    msg: InboundMessage, found: Match, base: dict[str, Any], at: datetime, tz: ZoneInfo
+) -> Routed:
+    """Logged and never answered; a return date postpones that person's reminders."""
+    if not (found.pair_id and found.role) or found.problem:
+        return Routed("auto_reply", found, reason=msg.auto_reply)
+    back = return_date(f"{msg.subject}\n{msg.reply_text or msg.text}", at, tz)
+    text = msg.subject + (f" (back on {back:%Y-%m-%d})" if back else "")
+    event = Away(found.role, datetime.combine(back, time(0), tz)) if back else None
+    entry = {**base, "kind": "auto_reply", "text": text}
+    return Routed("auto_reply", found, event=event, log=[entry], reason=msg.auto_reply)
 
 
 def _calendar_reply(msg: InboundMessage, found: Match, base: dict[str, Any]) -> Routed:
@@ -170,13 +215,28 @@ def _calendar_reply(msg: InboundMessage, found: Match, base: dict[str, Any]) -> 
     return Routed("calendar", found, log=entries)
 
 
+def _why(meaning: Interpretation, kind: IntentKind, reason: str) -> str:
+    intent = meaning.first(kind)
+    if intent and intent.when:
+        return f"{reason} ({intent.when.describe()})"
+    return reason
+
+
 def _log_entries(meaning: Interpretation, base: dict[str, Any]) -> list[dict[str, Any]]:
     entries = []
     for intent in meaning.intents:
         text = intent.text or "; ".join(intent.items)
+        entry = {**base, "kind": str(intent.kind), "text": text}
         if intent.kind == IntentKind.RATING:
-            text = f"{intent.value}/5"
-        entries.append({**base, "kind": str(intent.kind), "text": text})
+            entry["text"] = f"{intent.value}/5"
+            entry["value"] = intent.value
+        if intent.kind == IntentKind.PROGRESS and intent.value is not None:
+            entry["percent"] = intent.value
+        if intent.goal is not None:
+            entry["goal"] = intent.goal
+        if intent.when:
+            entry["proposed"] = intent.when.describe()
+        entries.append(entry)
     return entries
 
 

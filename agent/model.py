@@ -11,6 +11,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Literal
 
+from agent.when import Proposal
+
 Role = Literal["mentor", "mentee"]
 ROLES: tuple[Role, Role] = ("mentor", "mentee")
 
@@ -38,12 +40,19 @@ class IntentKind(StrEnum):
 
 @dataclass(frozen=True)
 class Intent:
-    """One meaning found in a reply."""
+    """One meaning found in a reply.
+
+    `value` is the rating (1..5) for RATING and an estimated percentage for
+    PROGRESS; `goal` is the goal's number for progress on one goal ("Goal 2:
+    done"); `when` is the new time a RESCHEDULE or the day a SKIP names.
+    """
 
     kind: IntentKind
     text: str = ""
     value: int | None = None
     items: tuple[str, ...] = ()
+    goal: int | None = None
+    when: Proposal | None = None
 
 
 @dataclass(frozen=True)
@@ -87,6 +96,7 @@ class InboundMessage:
     auto_reply: str | None = None  # why it is machine-generated (auto-reply), else None
     bounce: bool = False  # a delivery status notification (RFC 3464)
     failed_recipients: tuple[str, ...] = ()  # for bounces, when known
+    bounce_reason: str = ""  # for bounces: the server's Diagnostic-Code, when given
     calendar: tuple[str, ...] = ()  # text/calendar parts (iTIP), decoded
     attachments: tuple[str, ...] = ()  # file names of attachments kept aside
     dmarc_fail: bool = False  # Authentication-Results says dmarc=fail

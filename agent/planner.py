@@ -26,6 +26,8 @@ from agent.program import BEFORE_AGREEMENT, MEETING_STAGES, PairState, Series, S
 from agent.slots import Availability, SlotSearch, find_series
 
 Busy = Sequence[tuple[datetime, datetime]]
+# Emails that only remind: postponed while the person is out of office.
+REMINDERS = frozenset({"agreement_reminder", "follow_up", "check_in", "nudge"})
 CLOSURE_TIME = time(9, 0)  # closing emails go out on the end day's morning, program time
 
 
@@ -87,13 +89,25 @@ def availability(person: Participant) -> Availability:
 
 
 class _Plan:
-    """Collects a pair's actions with keys built the same way everywhere."""
+    """Collects a pair's actions with keys built the same way everywhere.
 
-    def __init__(self, pair: Pair) -> None:
+    Emails to a person whose address bounced are held until the address
+    changes or the person writes; reminders to a person who is out of office
+    wait until they are back. Reminder keys count from the first email, so
+    the one that is due on their return goes out then, not a backlog.
+    """
+
+    def __init__(self, cfg: Config, pair: Pair, state: PairState, now: datetime) -> None:
         self.pair = pair
         self.actions: list[Action] = []
+        self._bounced = {
+            r for r in ROLES if state.bounced(r, cfg.participant(getattr(pair, r)).email)
+        }
+        self._away = {r for r in ROLES if state.is_away(r, now)}
 
     def email(self, kind: str, role: Role | None, *parts: object, **kw: Any) -> None:
+        if role in self._bounced or (role in self._away and kind in REMINDERS):
+            return
         key = "/".join([self.pair.id, kind, *(str(p) for p in parts), role or "coordinator"])
         template = kw.pop("template", kind)
         self.actions.append(Action(key, kind, self.pair.id, role, template, **kw))
@@ -110,7 +124,8 @@ def plan_pair(
     timeline = Timeline.of(cfg)
     if now < timeline.opens or state.stage == Stage.CLOSED:
         return []
-    plan = _Plan(pair)
+    plan = _Plan(cfg, pair, state, now)
+    _undeliverable(plan, cfg, state)
     if state.stage == Stage.CLOSING:
         _closing(plan, state, now)
         return plan.actions
@@ -137,6 +152,26 @@ def plan_pair(
     if state.stage in MEETING_STAGES and state.series:
         _meetings(plan, cfg, state, now)
     return plan.actions
+
+
+def _undeliverable(plan: _Plan, cfg: Config, state: PairState) -> None:
+    """Tell the coordinator, once per address, that a participant's mail bounces."""
+    for role in ROLES:
+        failure = state.failing.get(role)
+        if failure and state.bounced(role, cfg.participant(getattr(plan.pair, role)).email):
+            plan.email(
+                "escalation_undeliverable",
+                None,
+                role,
+                failure.address,
+                template="coordinator_escalation",
+                extra={
+                    "reason": "undeliverable",
+                    "role": role,
+                    "address": failure.address,
+                    "error": failure.reason,
+                },
+            )
 
 
 def _agreement(plan: _Plan, cfg: Config, state: PairState, now: datetime) -> None:

@@ -97,6 +97,14 @@ class Series(Frozen):
         return next((o for o in self.slot().occurrences() if o >= now), None)
 
 
+class Failure(Frozen):
+    """Mail to a participant's address could not be delivered."""
+
+    address: str
+    reason: str
+    at: datetime
+
+
 class PairState(Frozen):
     """What the agent knows about one pair. Which emails went out is not kept here:
     the outbox in the store remembers every action's idempotency key."""
@@ -114,6 +122,17 @@ class PairState(Frozen):
     paused_from: Stage | None = None
     closing_reason: str | None = None
     closure_sent: dict[Role, datetime] = {}
+    away: dict[Role, datetime] = {}  # out of office until, from an auto-reply
+    failing: dict[Role, Failure] = {}  # the address that bounced
+
+    def bounced(self, role: Role, address: str) -> bool:
+        """Mail to this address of `role` bounced (a changed address in the config clears it)."""
+        failure = self.failing.get(role)
+        return failure is not None and failure.address == address.lower()
+
+    def is_away(self, role: Role, now: datetime) -> bool:
+        until = self.away.get(role)
+        return until is not None and now < until
 
     def both(self, field: dict[Role, object]) -> bool:
         return all(role in field for role in ROLES)
@@ -154,6 +173,24 @@ class Replied:
 
 
 @dataclass(frozen=True)
+class Away:
+    """An out-of-office auto-reply says `role` is back at `until`."""
+
+    role: Role
+    until: datetime
+
+
+@dataclass(frozen=True)
+class Bounced:
+    """Mail to `role` at `address` could not be delivered, and why."""
+
+    role: Role
+    address: str
+    reason: str
+    at: datetime
+
+
+@dataclass(frozen=True)
 class Clock:
     """Time passed: closes pairs at the program's end and marks the first meeting held."""
 
@@ -161,7 +198,7 @@ class Clock:
     closing_at: datetime
 
 
-Event = Sent | Booked | Replied | Clock
+Event = Sent | Booked | Replied | Away | Bounced | Clock
 
 
 def _with(state: PairState, **changes: object) -> PairState:
@@ -182,6 +219,11 @@ def apply(state: PairState, event: Event) -> PairState:
         return _with(state, series=event.series, stage=stage)
     if isinstance(event, Replied):
         return _replied(state, event)
+    if isinstance(event, Away):
+        return _with(state, away={**state.away, event.role: event.until})
+    if isinstance(event, Bounced):
+        failure = Failure(address=event.address.lower(), reason=event.reason, at=event.at)
+        return _with(state, failing={**state.failing, event.role: failure})
     return _clock(state, event)
 
 
@@ -209,7 +251,13 @@ def _sent(state: PairState, event: Sent) -> PairState:
 
 def _replied(state: PairState, event: Replied) -> PairState:
     role, at, meaning = event.role, event.at, event.interpretation
-    state = _with(state, heard={**state.heard, role: max(at, state.heard.get(role, at))})
+    state = _with(
+        state,
+        heard={**state.heard, role: max(at, state.heard.get(role, at))},
+        # whoever writes is back and reachable
+        away={r: t for r, t in state.away.items() if r != role},
+        failing={r: a for r, a in state.failing.items() if r != role},
+    )
     if state.stage in ENDED:
         return state
     goals = meaning.first(IntentKind.GOALS)

@@ -22,8 +22,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from agent.model import Intent, IntentKind, Interpretation
+from agent.when import proposed_time
 
 __all__ = ["PATTERNS", "interpret"]
 
@@ -212,6 +215,46 @@ _RATINGS = (
     re.compile(r"\b(?P<n>\d{1,2})\s+stars?\b", re.IGNORECASE),
 )
 _STARS = re.compile(r"[★⭐]+[☆]*")
+# Progress on one goal: "Goal 2: done", "2nd goal - about half way", "Ziel 1: erledigt".
+_GOAL_PROGRESS = re.compile(
+    r"(?im)^\W*(?:(?:goal|ziel|objectif|objetivo|obiettivo|doel|mål|cel)\s*(?:no\.?\s*|#)?"
+    r"(?P<n>\d{1,2})|(?P<n2>\d{1,2})(?:st|nd|rd|th)?\s+goal|目[標标]\s*(?P<n3>\d{1,2}))"
+    r"\s*[:：\-–—)]\s*(?P<status>[^\s.!?;][^\n.!?;]*)[.!;]?"
+)
+# How far along, in words, per language: (percentage, phrases). First match wins.
+_ESTIMATES: tuple[tuple[int, str], ...] = (
+    (
+        0,
+        r"not\s+(?:yet\s+)?started|haven'?t\s+started|noch\s+nicht\s+(?:angefangen|begonnen)"
+        r"|pas\s+encore\s+commencé|sin\s+empezar|no\s+he\s+empezado|não\s+comecei"
+        r"|non\s+ancora\s+iniziato|nog\s+niet\s+begonnen|inte\s+påbörjat|nie\s+rozpocz[ęe]t",
+    ),
+    (
+        90,
+        r"(?:almost|nearly|mostly|practically)\s+(?:done|there|finished|complete)|fast\s+fertig"
+        r"|presque\s+(?:fini|terminé)|casi\s+(?:terminado|listo)|quase\s+(?:pronto|concluído)"
+        r"|quasi\s+(?:finito|fatto)|bijna\s+klaar|nästan\s+klar|prawie\s+gotowe|ほぼ完了|差不多",
+    ),
+    (
+        100,
+        r"\b(?:done|finished|completed?|achieved|accomplished|erledigt|fertig|erreicht|terminé"
+        r"|fait|atteint|hecho|terminado|logrado|concluído|feito|fatto|completato|raggiunto"
+        r"|klaar|gedaan|bereikt|klart|uppnått|gotowe|zrobione)\b|完了|完成|達成|达成",
+    ),
+    (
+        50,
+        r"half[\s-]?way|half\s+(?:done|there)|about\s+half|50\s*/\s*50|zur\s+hälfte|halb\s+fertig"
+        r"|à\s+moitié|a\s+mitad|la\s+mitad|na\s+metade|a\s+metà|halverwege|halvvägs|w\s+połowie"
+        r"|半分|一半",
+    ),
+    (
+        20,
+        r"\b(?:started|begun|begin|making\s+progress|in\s+progress|under\s+way|angefangen"
+        r"|begonnen|commencé|empezado|comenzado|começado|iniziato|påbörjat|rozpocz[ęe]te)\b",
+    ),
+)
+_ESTIMATE_RES = tuple((pct, re.compile(rx, re.IGNORECASE)) for pct, rx in _ESTIMATES)
+_PERCENT = re.compile(r"(?<![\d.])(?P<n>\d{1,3})\s*%")
 _SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?]+|$)", re.MULTILINE)
 _COMMAND_KINDS = (
     IntentKind.RESCHEDULE,
@@ -236,11 +279,20 @@ def _compile(
 _COMPILED = _compile(PATTERNS)
 
 
-def interpret(text: str, *, context: str | None = None) -> Interpretation:
+def interpret(
+    text: str,
+    *,
+    context: str | None = None,
+    now: datetime | None = None,
+    tz: ZoneInfo | None = None,
+) -> Interpretation:
     """Find the intents in the new text of a reply to the email named `context`.
 
     `context` is one of "welcome", "agreement", "agreement_reminder",
     "invitation", "follow_up", "check_in", "nudge", "closure" or None.
+    With `now` (when it was written) and `tz` (the writer's zone), a
+    reschedule or skip request also gets the day and time it names, read in
+    that zone.
     """
     text = text.replace("\r\n", "\n").replace("’", "'").strip()
     if not text:
@@ -258,10 +310,13 @@ def interpret(text: str, *, context: str | None = None) -> Interpretation:
         intents.append(rating)
     if rating_problem:
         reasons.append(rating_problem)
-    intents.extend(_commands(text, masked))
-    progress = _progress(text, masked, context)
+    intents.extend(_commands(text, masked, now, tz))
+    per_goal = list(_goal_progress(masked, text))
+    intents.extend(per_goal)
+    rest, rest_masked = _without_goal_lines(text, masked)
+    progress = _progress(rest, rest_masked, context, explicit=bool(per_goal))
     if progress:
-        intents.append(Intent(IntentKind.PROGRESS, text=progress))
+        intents.append(Intent(IntentKind.PROGRESS, text=progress, value=_estimate(progress)))
     intents.extend(_questions(masked, text))
 
     kinds = {i.kind for i in intents}
@@ -390,14 +445,48 @@ def _sentence_of(text: str, match: re.Match[str]) -> str:
     return text[_sentence_start(text, match.start()) : _sentence_end(text, match.end())].strip()
 
 
-def _commands(text: str, masked: str) -> list[Intent]:
-    """RESCHEDULE, SKIP, PAUSE, RESUME, STOP: one intent each, with the sentence as text."""
+def _commands(text: str, masked: str, now: datetime | None, tz: ZoneInfo | None) -> list[Intent]:
+    """RESCHEDULE, SKIP, PAUSE, RESUME, STOP: one intent each, with the sentence as text.
+
+    A reschedule or skip carries the day/time its sentence names, when known.
+    """
     intents = []
     for kind in _COMMAND_KINDS:
         match = next(_matches(kind, masked), None)
         if match:
-            intents.append(Intent(kind, text=_sentence_of(text, match)))
+            sentence = _sentence_of(text, match)
+            when = None
+            if kind in (IntentKind.RESCHEDULE, IntentKind.SKIP) and now and tz:
+                when = proposed_time(sentence, now, tz)
+            intents.append(Intent(kind, text=sentence, when=when))
     return intents
+
+
+def _estimate(text: str) -> int | None:
+    """A percentage from "40%" or from words like "done", "about half way"."""
+    percent = _PERCENT.search(text)
+    if percent and int(percent.group("n")) <= 100:
+        return int(percent.group("n"))
+    return next((pct for pct, rx in _ESTIMATE_RES if rx.search(text)), None)
+
+
+def _goal_progress(masked: str, text: str) -> Iterator[Intent]:
+    """One PROGRESS intent per "Goal N: status" line, with the estimate when there is one."""
+    for m in _GOAL_PROGRESS.finditer(masked):
+        number = int(m.group("n") or m.group("n2") or m.group("n3"))
+        line = text[m.start() : m.end()].strip()
+        yield Intent(
+            IntentKind.PROGRESS, text=line, goal=number, value=_estimate(m.group("status"))
+        )
+
+
+def _without_goal_lines(text: str, masked: str) -> tuple[str, str]:
+    """Both texts with the "Goal N: status" lines blanked out (offsets kept)."""
+    for m in _GOAL_PROGRESS.finditer(masked):
+        blank = " " * (m.end() - m.start())
+        text = text[: m.start()] + blank + text[m.end() :]
+        masked = masked[: m.start()] + blank + masked[m.end() :]
+    return text, masked
 
 
 def _sentences(text: str) -> Iterator[re.Match[str]]:
@@ -417,7 +506,7 @@ def _questions(masked: str, text: str) -> list[Intent]:
     ]
 
 
-def _progress(text: str, masked: str, context: str | None) -> str:
+def _progress(text: str, masked: str, context: str | None, *, explicit: bool = False) -> str:
     """The substantive text of a progress report, or "".
 
     In reply to a follow-up, check-in or nudge, or when the text says
@@ -426,7 +515,7 @@ def _progress(text: str, masked: str, context: str | None) -> str:
     it, unless they are explicit progress) and minus rating tokens, capped at
     MAX_PROGRESS_CHARS at a sentence boundary.
     """
-    if context not in PROGRESS_CONTEXTS and not _EXPLICIT_PROGRESS.search(masked):
+    if context not in PROGRESS_CONTEXTS and not explicit and not _EXPLICIT_PROGRESS.search(masked):
         return ""
     kept: list[str] = []
     after_request = False
@@ -443,7 +532,8 @@ def _progress(text: str, masked: str, context: str | None) -> str:
         original = text[m.start() : m.end()]
         for _, rating in _rating_values(sentence):
             original = original.replace(rating.group(0), " ")
-        original = re.sub(r"\s+", " ", original).strip(" ,;:-")
+        original = re.sub(r"\s+", " ", original)
+        original = re.sub(r"\s*[,;:]\s*([.!?]|$)", r"\1", original).strip(" ,;:-")
         if len(re.findall(r"[^\W\d_]{2,}", original)) >= 2:
             kept.append(original)
     return _cap_sentences(kept, MAX_PROGRESS_CHARS)

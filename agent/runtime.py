@@ -14,11 +14,13 @@ from connectors.base import Calendar, Mailbox
 from connectors.registry import open_calendar, open_mailbox
 
 
-def token_key(cfg: Config) -> bytes:
+def token_key(cfg: Config, *, create: bool = True) -> bytes:
     """The HMAC key for reply tokens: environment variable, key file, or a generated file.
 
     The generated file sits next to the state file with mode 0600, so the embedded
-    default works out of the box and tokens stay valid across restarts.
+    default works out of the box and tokens stay valid across restarts. With
+    `create=False` (read-only commands) a missing file gives an empty key, which
+    no token verifies against.
     """
     security = cfg.security
     from_env = os.environ.get(security.token_key_env)
@@ -33,6 +35,8 @@ def token_key(cfg: Config) -> bytes:
                 [f"security.token_key_file: cannot read {path}: {exc.strerror}"]
             ) from None
     path = state_path(cfg).with_suffix(".key")
+    if not path.exists() and not create:
+        return b""
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -22,11 +22,11 @@ from datetime import datetime
 
 from agent.executor import Executor
 from agent.inbound import parse_message
-from agent.ingest import Match, Routed, match, route
+from agent.ingest import Match, Routed, match, route, sender_zone
 from agent.planner import Action, Timeline, plan_pair, plan_program
-from agent.program import Clock, PairState, apply
+from agent.program import Bounced, Clock, PairState, apply
 from agent.runtime import Runtime
-from connectors.base import ConnectorError, Outcome, RawMessage
+from connectors.base import ConnectorError, DeliveryRefused, Outcome, RawMessage
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +80,8 @@ def _ingest(
             handled.append((raw, _outcome(seen["outcome"])))
             continue
         try:
-            routed: Routed = route(msg, match(msg, rt.cfg, rt.token_key, sent), now)
+            found = match(msg, rt.cfg, rt.token_key, sent)
+            routed: Routed = route(msg, found, now, sender_zone(rt.cfg, found))
         except Exception as exc:  # a message we cannot handle must not block the ones after it
             log.exception("cannot handle message %s", msg.message_id)
             routed = Routed("quarantined", Match(), reason=f"could not be processed: {exc}")
@@ -142,6 +143,13 @@ def run_tick(rt: Runtime, now: datetime, *, dry_run: bool = False) -> TickReport
         for action in todo:
             try:
                 event = executor.perform(action, states, now, dry_run=dry_run)
+            except DeliveryRefused as exc:  # permanent: retrying will not help
+                report.errors.append(f"{action.describe()}: {exc}")
+                executor.record_failure(action, exc, now, permanent=True)
+                if action.pair_id and action.role:
+                    refused = Bounced(action.role, exc.recipients[0], exc.reply, now)
+                    states[action.pair_id] = apply(states[action.pair_id], refused)
+                continue
             except Exception as exc:  # one failing action must not stop the others
                 log.exception("%s failed", action.key)
                 report.errors.append(f"{action.describe()}: {exc}")

@@ -1,0 +1,154 @@
+"""`mentormail inspect`: what the agent makes of saved emails, without acting on them.
+
+For coordinators ("why was this reply sent to me?") and for debugging the
+reply path: per file the extracted new text, the machine flags, the intents
+found and, with a config, the pair it would be matched to and the outcome.
+Read-only: the state file is opened without the lock and never written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import asdict
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from agent.config import Config
+from agent.inbound import parse_message
+from agent.ingest import match, received_at, route, sender_zone
+from agent.model import InboundMessage, Interpretation
+from agent.replies import interpret
+from agent.when import return_date
+
+
+def inspect_files(
+    paths: Sequence[Path], cfg: Config | None, now: datetime
+) -> Iterator[dict[str, Any]]:
+    """One report per file, in order; an unreadable file gets a report with `error`."""
+    key, sent = _matching_inputs(cfg) if cfg else (b"", {})
+    for path in paths:
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            yield {"file": str(path), "error": f"cannot read: {exc.strerror}"}
+            continue
+        yield {"file": str(path), **inspect_message(parse_message(raw), cfg, key, sent, now)}
+
+
+def inspect_message(
+    msg: InboundMessage,
+    cfg: Config | None,
+    key: bytes,
+    sent: Mapping[str, Mapping[str, Any]],
+    now: datetime,
+) -> dict[str, Any]:
+    zone = cfg.program.timezone if cfg else ZoneInfo("UTC")
+    report: dict[str, Any] = {
+        "message_id": msg.message_id,
+        "from": msg.from_addr,
+        "subject": msg.subject,
+        "date": msg.date.isoformat() if msg.date else None,
+        "reply_text": msg.reply_text,
+        "auto_reply": msg.auto_reply,
+        "bounce": msg.bounce,
+        "failed_recipients": list(msg.failed_recipients),
+        "attachments": list(msg.attachments),
+        "calendar_parts": len(msg.calendar),
+        "problems": list(msg.problems),
+    }
+    context = None
+    if cfg:
+        found = match(msg, cfg, key, sent)
+        zone = sender_zone(cfg, found)
+        routed = route(msg, found, now, zone)
+        context = found.replied_to
+        report["match"] = {k: v for k, v in asdict(found).items() if v is not None}
+        report["outcome"] = routed.outcome
+        report["reason"] = routed.reason
+    at = received_at(msg, now)
+    if msg.auto_reply:
+        back = return_date(f"{msg.subject}\n{msg.reply_text or msg.text}", at, zone)
+        report["back_on"] = back.isoformat() if back else None
+    machine = bool(msg.auto_reply or msg.bounce)  # never interpreted, never answered
+    meaning = (
+        Interpretation() if machine else interpret(msg.reply_text, context=context, now=at, tz=zone)
+    )
+    report["intents"] = _intents(meaning)
+    report["unsure"] = meaning.unsure
+    return report
+
+
+def _intents(meaning: Interpretation) -> list[dict[str, Any]]:
+    out = []
+    for intent in meaning.intents:
+        item: dict[str, Any] = {"kind": str(intent.kind), "text": intent.text}
+        if intent.value is not None:
+            item["value"] = intent.value
+        if intent.items:
+            item["items"] = list(intent.items)
+        if intent.goal is not None:
+            item["goal"] = intent.goal
+        if intent.when:
+            item["when"] = intent.when.describe()
+        out.append(item)
+    return out
+
+
+def _matching_inputs(cfg: Config) -> tuple[bytes, dict[str, dict[str, Any]]]:
+    """The token key and what the program sent, read without creating or locking anything."""
+    from agent.runtime import state_path, token_key
+    from agent.store import Store
+
+    key = token_key(cfg, create=False)
+    path = state_path(cfg)
+    if not path.exists():
+        return key, {}
+    store = Store(path, lock=False)
+    try:
+        return key, store.sent_index()
+    finally:
+        store.close(flush=False)
+
+
+def report_lines(report: Mapping[str, Any]) -> list[str]:
+    """A human-readable block for one report."""
+    if "error" in report:
+        return [f"== {report['file']}", f"  error: {report['error']}"]
+    lines = [
+        f"== {report['file']}",
+        f"  from: {report['from'] or '?'}   subject: {report['subject']!r}",
+    ]
+    if report["auto_reply"]:
+        back = report.get("back_on")
+        lines.append(
+            f"  auto-reply: {report['auto_reply']}" + (f" (back on {back})" if back else "")
+        )
+    if report["bounce"]:
+        lines.append(f"  bounce: {', '.join(report['failed_recipients']) or 'recipient unknown'}")
+    if "match" in report:
+        found = report["match"]
+        where = (
+            f"{found['pair_id']}/{found.get('role', '?')} via {found.get('via')}"
+            if found.get("pair_id")
+            else "no pair"
+        )
+        lines.append(
+            f"  matched: {where}" + (f" ({found['problem']})" if found.get("problem") else "")
+        )
+        lines.append(
+            f"  outcome: {report['outcome']}"
+            + (f" ({report['reason']})" if report["reason"] else "")
+        )
+    lines.append("  reply text:")
+    lines += [f"    | {line}" for line in (report["reply_text"] or "(none)").splitlines()]
+    for intent in report["intents"]:
+        detail = ", ".join(f"{k}={v}" for k, v in intent.items() if k not in ("kind", "text"))
+        lines.append(
+            f"  intent {intent['kind']}: {intent['text']!r}" + (f" [{detail}]" if detail else "")
+        )
+    if report["unsure"]:
+        lines.append(f"  unsure: {report['unsure']}")
+    lines += [f"  problem: {p}" for p in report["problems"]]
+    return lines

@@ -1,0 +1,227 @@
+"""Dates and times written in words: "Friday 3pm", "next Tuesday same time", "back on 15 March".
+
+Pure. Two questions are answered, both in the writer's own time zone:
+
+- `proposed_time(sentence, now, tz)`: the new time a reschedule request asks
+  for ("can we move Thursday to Friday 3pm?" -> Friday 15:00).
+- `return_date(text, now, tz)`: when an out-of-office auto-reply says its
+  writer is back ("I am out of the office until 15 March" -> 16 March).
+
+The day is parsed by `dateparser`, which knows weekday and month names,
+"tomorrow" and numeric dates in the languages below; it is imported on first
+use so that the command line starts fast. The time of day ("3pm", "15:00",
+"15 Uhr", "15h") and the phrases around the date ("to", "until", "same time")
+are found here, because dateparser reads "move Thursday to Friday" as
+several dates and converts times between zones in surprising ways.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+__all__ = ["LANGUAGES", "Proposal", "proposed_time", "return_date"]
+
+LANGUAGES = ["en", "de", "fr", "es", "pt", "it", "nl", "pl", "sv", "ja", "zh"]
+MAX_AWAY = timedelta(days=120)  # a longer absence in an auto-reply is more likely a misreading
+
+_TIME = re.compile(
+    r"""(?ix)
+      (?<![\d:.])(?P<h1>\d{1,2})(?:[:.](?P<m1>\d{2}))?\s*(?P<ampm>a\.?m\.?|p\.?m\.?)(?!\w)
+    | (?<![\d:.])(?P<h2>\d{1,2})[:h](?P<m2>\d{2})(?!\d)
+    | (?<![\d:.])(?P<h3>\d{1,2})\s*(?:h|uhr|hrs|horas|heures|uur|godz\.?)(?!\w)
+    | (?:時|点|點)?(?<![\d])(?P<h4>\d{1,2})\s*(?:時|点|點)(?:(?P<m4>\d{1,2})\s*分)?
+    | \b(?P<noon>noon|midday|mittag)\b
+    """
+)
+_SAME_TIME = re.compile(
+    r"(?i)\b(?:same\s+time|usual\s+time|gleiche[nr]?\s+(?:zeit|uhrzeit)|même\s+heure"
+    r"|misma\s+hora|mesmo\s+horário|stessa\s+ora|zelfde\s+tijd|samma\s+tid|tej\s+samej\s+godzinie)\b"
+    r"|同じ時間|同一时间|同一時間"
+)
+# Words before the new time in a request: "move Thursday *to* Friday", "*auf* Freitag".
+_TARGET = re.compile(
+    r"(?i)\b(?:to|till|until|for|on|instead|rather|auf|nach|zu[mr]?|am|à|au|pour|le|a|al|para"
+    r"|el|naar|op|till|på|na|w|do)\b|に|へ|到|改为|改到"
+)
+# Words that carry no date: dropped before parsing what follows a target word.
+_FILLER = re.compile(
+    r"(?i)\b(?:please|instead|maybe|perhaps|possibly|if\s+possible|if\s+that\s+works"
+    r"|works?|would|could|be|at|um|à|a\s+las|às|alle|om|kl\.?|o|the|same\s+time|this"
+    r"|nächste[nr]?|kommende[nr]?|prochain|prochaine|próximo|próxima|prossimo|prossima"
+    r"|volgende|nästa|przyszły|przyszłą)\b"
+)
+# Phrases in out-of-office replies, by language: what follows is the return day ("back")
+# or the last day away ("until").
+_BACK = re.compile(
+    r"""(?ix)\b(?:
+        back(?:\s+in\s+the\s+office)?(?:\s+on)? | return(?:ing)?(?:\s+to\s+the\s+office)?(?:\s+on)?
+      | wieder\s+(?:im\s+büro\s+)?(?:ab|am) | ab\s+(?:dem\s+)?(?=\d) | zurück\s+(?:ab|am)
+      | de\s+retour\s+(?:le|à\s+partir\s+du) | à\s+partir\s+du
+      | de\s+vuelta\s+el | a\s+partir\s+del | regreso\s+el | volveré\s+el
+      | retorno\s+(?:em|no\s+dia|a)? | de\s+volta\s+(?:em|a)
+      | rientro\s+(?:il|in\s+ufficio\s+il)? | di\s+ritorno\s+il
+      | terug\s+op | weer\s+aanwezig\s+op
+      | wracam | powrót | tillbaka(?:\s+den)?
+    )\b"""
+)
+_UNTIL = re.compile(
+    r"""(?ix)\b(?:
+        until | till | through | thru | up\s+to\s+and\s+including
+      | bis(?:\s+(?:einschließlich|einschl\.|zum|am))?
+      | jusqu'(?:au|à)(?:\s+(?:mardi|lundi|mercredi|jeudi|vendredi|samedi|dimanche))?
+      | hasta\s+el | hasta | até(?:\s+(?:dia|ao))? | fino\s+al | fino\s+a
+      | tot\s+en\s+met | tot | do(?:\s+dnia)? | till\s+och\s+med | t\.o\.m\.
+    )\b"""
+)
+# Japanese and Chinese put the marker after the date: "3月15日まで", "3月15日前".
+_UNTIL_AFTER = re.compile(r"(?P<date>[0-9０-９年月日/.\s]{3,16})\s*(?:まで|前|为止|為止)")
+_DATE_HINT = re.compile(
+    r"[^\W\d_]{3,}|\d{1,4}[./-]\d{1,2}|\d{1,2}(?:st|nd|rd|th|\.)|[年月日]", re.I
+)
+_WORDS = 5
+_DAY_MONTH = re.compile(r"(?P<d>\d{1,2})\.(?P<m>\d{1,2})\.?")
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """A new meeting time asked for: a day, a time of day, or both."""
+
+    day: date | None
+    at: time | None
+    same_time: bool  # "same time": keep the meeting's time of day
+    text: str  # the words understood, for the coordinator
+
+    def resolve(self, tz: ZoneInfo, meeting_time: time | None) -> datetime | None:
+        """The proposed start, when both a day and a time are known."""
+        at = self.at or (meeting_time if self.same_time or self.at is None else None)
+        if self.day is None or at is None:
+            return None
+        return datetime.combine(self.day, at, tz)
+
+    def describe(self) -> str:
+        day = f"{self.day:%A %d %B %Y}" if self.day else "the same day"
+        at = f"{self.at:%H:%M}" if self.at else "the same time"
+        return f"{day}, {at}"
+
+
+def proposed_time(sentence: str, now: datetime, tz: ZoneInfo) -> Proposal | None:
+    """The new time a reschedule request asks for, or None when it names none."""
+    at, rest = _time_of_day(sentence)
+    same = bool(_SAME_TIME.search(sentence))
+    local_now = now.astimezone(tz).replace(tzinfo=None)
+    for start in _candidate_starts(rest):
+        day, words = _first_day(rest[start:], local_now)
+        if day:
+            return Proposal(day, at, same, _phrase(words, at, same))
+    if at or same:
+        return Proposal(None, at, same, _phrase("", at, same))
+    return None
+
+
+def return_date(text: str, now: datetime, tz: ZoneInfo) -> date | None:
+    """The day an out-of-office writer is back, or None when the text does not say."""
+    local_now = now.astimezone(tz).replace(tzinfo=None)
+    found: list[tuple[int, date]] = []
+    for marker, extra_day in ((_BACK, 0), (_UNTIL, 1)):
+        for m in marker.finditer(text):
+            day, _ = _first_day(text[m.end() :], local_now)
+            if day:
+                found.append((m.start(), day + timedelta(days=extra_day)))
+    for m in _UNTIL_AFTER.finditer(text):
+        day = _parse_day(m.group("date").strip(), local_now)
+        if day:
+            found.append((m.start(), day + timedelta(days=1)))
+    for _, day in sorted(found):
+        if local_now.date() < day <= local_now.date() + MAX_AWAY:
+            return day
+    return None
+
+
+# ---- helpers
+
+
+def _time_of_day(text: str) -> tuple[time | None, str]:
+    """The first time of day in the text, and the text without it."""
+    m = _TIME.search(text)
+    if not m:
+        return None, text
+    g = m.groupdict()
+    if g["noon"]:
+        at = time(12, 0)
+    else:
+        hour = int(g["h1"] or g["h2"] or g["h3"] or g["h4"])
+        minute = int(g["m1"] or g["m2"] or g["m4"] or 0)
+        ampm = (g["ampm"] or "").lower().replace(".", "")
+        if ampm == "pm" and hour < 12:
+            hour += 12
+        elif ampm == "am" and hour == 12:
+            hour = 0
+        if hour > 23 or minute > 59:
+            return None, text
+        at = time(hour, minute)
+    return at, text[: m.start()] + " " + text[m.end() :]
+
+
+def _candidate_starts(text: str) -> list[int]:
+    """Where the new day may start: after each target word, the last first, then anywhere."""
+    return [m.end() for m in reversed(list(_TARGET.finditer(text)))] + [0]
+
+
+def _first_day(text: str, local_now: datetime) -> tuple[date | None, str]:
+    """The longest run of up to five leading words that reads as a day."""
+    clause = re.split(r"[.?!;](?:\s|$)|\n", text, maxsplit=1)[0]
+    words = _FILLER.sub(" ", clause).split()[:_WORDS]
+    words = [w.strip(",:()") for w in words]
+    for n in range(len(words), 0, -1):
+        phrase = " ".join(words[:n])
+        day = _parse_day(phrase, local_now)
+        if day:
+            return day, phrase
+    return None, ""
+
+
+def _parse_day(phrase: str, local_now: datetime) -> date | None:
+    if not phrase or not _DATE_HINT.search(phrase):
+        return None
+    day_month = _DAY_MONTH.fullmatch(phrase)
+    if day_month:  # "22.03." is a date in every language that writes it; dateparser reads 22:03
+        return _next_day_month(int(day_month["d"]), int(day_month["m"]), local_now.date())
+    import dateparser  # heavy: loaded only when a date has to be read
+
+    settings: dict[str, Any] = {
+        "PREFER_DATES_FROM": "future",
+        "RELATIVE_BASE": local_now,
+        "PREFER_DAY_OF_MONTH": "first",
+        "STRICT_PARSING": False,
+    }
+    try:
+        parsed = dateparser.parse(phrase, languages=LANGUAGES, settings=settings)
+    except (ValueError, OverflowError, TypeError):  # dateparser's own bugs on odd input
+        return None
+    if parsed is None or parsed.date() < local_now.date():
+        return None
+    return parsed.date()
+
+
+def _next_day_month(day: int, month: int, today: date) -> date | None:
+    for year in (today.year, today.year + 1):
+        try:
+            found = date(year, month, day)
+        except ValueError:
+            return None
+        if found >= today:
+            return found
+    return None
+
+
+def _phrase(day_words: str, at: time | None, same: bool) -> str:
+    parts = [day_words] if day_words else []
+    if at:
+        parts.append(f"{at:%H:%M}")
+    elif same:
+        parts.append("same time")
+    return " ".join(parts)
