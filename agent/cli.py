@@ -107,9 +107,11 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
 
     cfg = load_config(args.config) if args.config else None
     now = _now(args.now, cfg)
+    unreadable = 0
     for report in inspect_files([Path(f) for f in args.files], cfg, now):
+        unreadable += "error" in report
         print(json.dumps(report, default=str) if args.json else "\n".join(report_lines(report)))
-    return EXIT_OK
+    return EXIT_ERRORS if unreadable else EXIT_OK
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:

@@ -351,3 +351,65 @@ def test_the_explanation_of_a_request_is_not_progress() -> None:
     text = "Can we move next Tuesday's session to Thursday 3pm? I have a workshop that day."
     result = interpret(text, context="follow_up")
     assert result.has(K.RESCHEDULE) and not result.has(K.PROGRESS)
+
+
+# --------------------------------------------------------------------------- progress per goal
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Goal 1: done\nGoal 2: about half way", [(1, 100), (2, 50)]),
+        ("goal 3 - not started yet", [(3, 0)]),
+        ("Goal #2: 40%", [(2, 40)]),
+        ("2nd goal: almost done", [(2, 90)]),
+        ("Ziel 1: erledigt\nZiel 2: zur Hälfte", [(1, 100), (2, 50)]),
+        ("Objectif 1 : terminé", [(1, 100)]),
+        ("Objetivo 2: a la mitad", [(2, 50)]),
+        ("目標1：完了", [(1, 100)]),
+        ("Goal 1: we talked about it", [(1, None)]),
+    ],
+)
+def test_progress_per_goal(text: str, expected: list[tuple[int, int | None]]) -> None:
+    per_goal = [i for i in interpret(text).intents if i.kind == K.PROGRESS and i.goal]
+    assert [(i.goal, i.value) for i in per_goal] == expected
+
+
+def test_goal_lines_and_other_progress_are_kept_apart() -> None:
+    result = interpret("Goal 1: done.\nThe session was great, 4/5.", context="follow_up")
+    progress = [i for i in result.intents if i.kind == K.PROGRESS]
+    assert [(i.goal, i.text) for i in progress] == [
+        (1, "Goal 1: done."),
+        (None, "The session was great."),
+    ]
+    assert result.first(K.RATING).value == 4
+
+
+def test_progress_estimate_from_words_or_percent() -> None:
+    def value(text: str) -> int | None:
+        return interpret(text, context="check_in").first(K.PROGRESS).value
+
+    assert value("I am about half way through the course.") == 50
+    assert value("We are 75% through the reading list.") == 75
+    assert value("We talked about networking and my CV.") is None
+
+
+# --------------------------------------------------------------------------- dates in requests
+
+
+def test_reschedule_carries_the_new_time_in_the_writers_zone() -> None:
+    from datetime import datetime, time
+    from zoneinfo import ZoneInfo
+
+    tokyo = ZoneInfo("Asia/Tokyo")
+    written = datetime(2027, 3, 10, 18, 0, tzinfo=tokyo)  # a Wednesday evening in Tokyo
+    result = interpret("Hi! Can we move Thursday's session to Friday 8am?", now=written, tz=tokyo)
+    when = result.first(K.RESCHEDULE).when
+    assert when is not None and (when.day.isoformat(), when.at) == ("2027-03-12", time(8, 0))
+    assert when.resolve(tokyo, None) == datetime(2027, 3, 12, 8, 0, tzinfo=tokyo)
+    skip = interpret("I can't make it on Friday, let's skip this week.", now=written, tz=tokyo)
+    assert skip.first(K.SKIP).when.day.isoformat() == "2027-03-12"
+
+
+def test_without_a_clock_no_date_is_read() -> None:
+    assert interpret("Can we move it to Friday 3pm?").first(K.RESCHEDULE).when is None
