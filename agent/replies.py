@@ -33,6 +33,9 @@ __all__ = ["PATTERNS", "interpret"]
 AGREEMENT_CONTEXTS = frozenset({"agreement", "agreement_reminder"})
 PROGRESS_CONTEXTS = frozenset({"follow_up", "check_in", "nudge"})
 MAX_PROGRESS_CHARS = 500
+# Longer new text is not a reply to a mentoring email but a pasted document: reading it
+# costs seconds (the phrase tables scan all of it), so it goes to the coordinator unread.
+MAX_REPLY_CHARS = 20_000
 
 _DAYS = (
     r"(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|tomorrow|today|next\s+week"
@@ -297,6 +300,8 @@ def interpret(
     text = text.replace("\r\n", "\n").replace("’", "'").strip()
     if not text:
         return Interpretation(unsure="empty reply")
+    if len(text) > MAX_REPLY_CHARS:
+        return Interpretation(unsure=f"reply too long to read ({len(text):,} characters)")
     masked = _mask_instructions(text)
     intents: list[Intent] = []
     reasons: list[str] = []

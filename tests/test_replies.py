@@ -413,3 +413,8 @@ def test_reschedule_carries_the_new_time_in_the_writers_zone() -> None:
 
 def test_without_a_clock_no_date_is_read() -> None:
     assert interpret("Can we move it to Friday 3pm?").first(K.RESCHEDULE).when is None
+
+
+def test_a_huge_reply_goes_to_a_person_unread() -> None:
+    result = interpret("I agree. " + "lorem ipsum dolor " * 5000)
+    assert result.intents == () and "too long" in (result.unsure or "")

@@ -1,0 +1,1 @@
+"""Benchmarks: reply extraction and intent interpretation against peer libraries."""
