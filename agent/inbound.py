@@ -15,6 +15,7 @@ from __future__ import annotations
 import codecs
 import hashlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email import message_from_bytes, policy
@@ -101,6 +102,7 @@ def _build(raw: bytes, msg: Message, max_bytes: int, problems: list[str]) -> Inb
         auto_reply=_auto_reply_reason(headers),
         bounce=bounce,
         failed_recipients=_failed_recipients(headers, body) if bounce else (),
+        bounce_reason=_bounce_reason(body) if bounce else "",
         calendar=tuple(body.calendar),
         attachments=tuple(body.attachments),
         dmarc_fail=_dmarc_fail(headers),
@@ -231,7 +233,9 @@ _AUTO_SUBJECT = re.compile(
       | out\ of\ (?:the\ )?office(?:\ auto-?reply)?\s*(?::|$)
       | abwesenheitsnotiz | automatische\ antwort | r[ée]ponse\ automatique
       | respuesta\ autom[áa]tica | resposta\ autom[áa]tica | risposta\ automatica
-      | automatisch\ antwoord
+      | automatisch\ antwoord | afwezig\s*: | automatyczna\ odpowied[źz] | autosvar
+      | fr[åa]nvaro\s*: | abwesend\s*: | absence\s*: | ausente\s*: | fuori\ sede\s*:
+      | 自動応答 | 自動返信 | 不在通知 | 自动回复 | 自動回覆 | 自動回復
     )""",
     re.IGNORECASE | re.VERBOSE,
 )
@@ -298,6 +302,17 @@ def _failed_recipients(headers: _Headers, body: _Body) -> tuple[str, ...]:
     return tuple(found)
 
 
+def _bounce_reason(body: _Body) -> str:
+    """The receiving server's words for the first failed recipient (Diagnostic-Code)."""
+    for dsn in body.dsn:
+        for block in re.split(r"\n\s*\n", dsn):
+            fields = _dsn_fields(block)
+            if fields.get("action", "").lower().startswith("failed"):
+                code = fields.get("diagnostic-code", "")
+                return code.partition(";")[2].strip() or code or fields.get("status", "")
+    return ""
+
+
 def _dsn_fields(block: str) -> dict[str, str]:
     fields: dict[str, str] = {}
     for line in _unfold(block).splitlines():
@@ -361,19 +376,22 @@ def _visit(part: Message, out: _Body) -> None:
 
 
 def _visit_alternative(children: list[Message], out: _Body) -> None:
-    """Keep the text of the first alternative that has text/plain, else of the last one.
+    """Keep the text of the first alternative with non-blank text/plain, else of the last one.
 
-    RFC 2046 5.1.4 orders alternatives from plainest to richest. Calendar
-    parts and attachments are collected from every alternative (Outlook puts
-    the iTIP text/calendar part next to text/plain and text/html).
+    RFC 2046 5.1.4 orders alternatives from plainest to richest; some mailers
+    send an empty text/plain next to the real HTML. Calendar parts and
+    attachments are collected from every alternative (Outlook puts the iTIP
+    text/calendar part next to text/plain and text/html).
     """
     subs = []
     for child in children:
         sub = _Body()
         _visit(child, sub)
         subs.append(sub)
-    with_plain = [s for s in subs if any(not is_html for is_html, _ in s.texts)]
-    with_text = [s for s in subs if s.texts]
+    with_plain = [s for s in subs if any(not is_html and t.strip() for is_html, t in s.texts)]
+    with_text = [s for s in subs if any(t.strip() for _, t in s.texts)] or [
+        s for s in subs if s.texts
+    ]
     chosen = with_plain[0] if with_plain else (with_text[-1] if with_text else None)
     for sub in subs:
         out.absorb(sub, with_texts=sub is chosen)
@@ -398,7 +416,46 @@ def _part_text(part: Message, out: _Body) -> str:
     text, problem = _decode_bytes(data, part.get_content_charset())
     if problem:
         out.problems.append(problem)
+    if part.get_content_type() == "text/plain" and _param(part, "format") == "flowed":
+        text = _unflow(_normalise_newlines(text), delsp=_param(part, "delsp") == "yes")
     return text
+
+
+def _param(part: Message, name: str) -> str:
+    return str(part.get_param(name, "") or "").strip().lower()
+
+
+def _unflow(text: str, *, delsp: bool) -> str:
+    """Undo RFC 3676 format=flowed (Apple Mail, Thunderbird): join soft line breaks.
+
+    A line ending in a space continues on the next line of the same quote
+    depth, except the signature delimiter "-- "; one leading space after the
+    quote marks is stuffing and is removed. With delsp=yes the space that
+    marks the soft break is not part of the text.
+    """
+    out: list[str] = []
+    paragraph: list[str] = []
+    depth = 0
+    for line in text.split("\n"):
+        content = line.lstrip(">")
+        level = len(line) - len(content)
+        content = content.removeprefix(" ")
+        if paragraph and level != depth:
+            out.append(_quote_marks(depth) + "".join(paragraph))
+            paragraph = []
+        depth = level
+        if content.endswith(" ") and content != "-- ":
+            paragraph.append(content[:-1] if delsp else content)
+        else:
+            out.append(_quote_marks(level) + "".join(paragraph) + content)
+            paragraph = []
+    if paragraph:
+        out.append(_quote_marks(depth) + "".join(paragraph))
+    return "\n".join(out)
+
+
+def _quote_marks(depth: int) -> str:
+    return ">" * depth + " " if depth else ""
 
 
 def _delivery_status_text(part: Message) -> str:
@@ -417,37 +474,105 @@ _CHARSET_ALIASES = {
     "latin-1": "cp1252",
     "gb2312": "gb18030",
     "gbk": "gb18030",
+    "x-gbk": "gb18030",
     "shift_jis": "cp932",
     "shift-jis": "cp932",
     "x-sjis": "cp932",
+    "windows-31j": "cp932",
+    "x-euc-jp": "euc_jp",
     "ks_c_5601-1987": "cp949",
     "euc-kr": "cp949",
+    "big5": "cp950",
+    "x-x-big5": "cp950",
+    "cn-big5": "cp950",
+    "windows-874": "cp874",
+    "iso-8859-8-i": "iso8859_8",
 }
 
 
 def _decode_bytes(data: bytes, charset: str | None) -> tuple[str, str | None]:
     """Decode with the declared charset; if unknown or wrong, try UTF-8, then Windows-1252.
 
-    Latin-1 is the last resort because it maps every byte, so nothing is lost.
-    Returns the text and a problem note when the declared charset did not work.
+    Windows-1252 as decoded here maps every byte, so nothing is lost. Returns
+    the text and a problem note when the declared charset did not work.
     """
     declared = (charset or "").strip().strip('"').lower()
     codec = _CHARSET_ALIASES.get(declared, declared)
     problem = None
     if codec:
         try:
-            codecs.lookup(codec)
-            return data.decode(codec), None
+            return _decode_as(data, codec), None
         except LookupError:
             problem = f"unknown charset {declared!r}"
         except UnicodeDecodeError:
             problem = f"text is not valid {declared!r}"
-    for fallback in ("utf-8", "cp1252"):
-        try:
-            return data.decode(fallback), problem
-        except UnicodeDecodeError:
+    try:
+        return data.decode("utf-8"), problem
+    except UnicodeDecodeError:
+        return _decode_windows_1252(data), problem
+
+
+def _decode_as(data: bytes, codec: str) -> str:
+    """Decode with a codec name or alias; LookupError if unknown, UnicodeDecodeError if invalid."""
+    name = codecs.lookup(codec).name
+    special = _DECODERS.get(name)
+    return special(data) if special else data.decode(name)
+
+
+# Windows-1252's five unassigned bytes, decoded as the C1 controls, as browsers do.
+_CP1252_UNASSIGNED = {0xDC00 + b: chr(b) for b in (0x81, 0x8D, 0x8F, 0x90, 0x9D)}
+
+
+def _decode_windows_1252(data: bytes) -> str:
+    return data.decode("cp1252", "surrogateescape").translate(_CP1252_UNASSIGNED)
+
+
+_ISO_2022_JP_ESCAPE = re.compile(rb"\x1b(\$[@B]|\([BJI])")
+
+
+def _decode_iso_2022_jp(data: bytes) -> str:
+    """ISO-2022-JP as Windows writes it (CP50220): JIS X 0208 plus NEC and IBM extensions.
+
+    Python's codec rejects the extensions (①, ㈱, IBM kanji), common in mail from
+    Japanese Outlook. Each two-byte JIS code becomes its Shift_JIS code and
+    the result is decoded as cp932, which has them.
+    """
+    if not data.isascii():
+        raise UnicodeDecodeError("iso-2022-jp", data, 0, len(data), "8-bit data")
+    parts = _ISO_2022_JP_ESCAPE.split(data)  # text, mode, text, mode, ..., text
+    sjis = bytearray()
+    for mode, chunk in zip([b"(B", *parts[1::2]], parts[::2], strict=True):
+        if mode.startswith(b"$"):
+            sjis += _jis_to_shift_jis(chunk)
+        elif mode == b"(I":  # JIS X 0201 half-width katakana
+            sjis += bytes(b + 0x80 if 0x21 <= b <= 0x5F else b for b in chunk)
+        else:
+            sjis += chunk
+    return sjis.decode("cp932")
+
+
+def _jis_to_shift_jis(chunk: bytes) -> bytes:
+    out = bytearray()
+    i = 0
+    while i < len(chunk):
+        c1 = chunk[i]
+        if not 0x21 <= c1 <= 0x7E or i + 1 == len(chunk):  # stray control byte or odd end
+            out.append(c1)
+            i += 1
             continue
-    return data.decode("latin-1"), problem
+        c2 = chunk[i + 1]
+        s1 = ((c1 - 0x21) >> 1) + 0x81
+        s1 += 0x40 if s1 > 0x9F else 0
+        s2 = c2 + (0x1F if c2 < 0x60 else 0x20) if c1 % 2 else c2 + 0x7E
+        out += bytes((s1, s2))
+        i += 2
+    return bytes(out)
+
+
+_DECODERS: dict[str, Callable[[bytes], str]] = {
+    "cp1252": _decode_windows_1252,
+    "iso2022_jp": _decode_iso_2022_jp,
+}
 
 
 def _normalise_newlines(text: str) -> str:
@@ -580,93 +705,378 @@ def _html_to_text(html: str) -> str:
 
 # --------------------------------------------------------------------------- strip_reply
 
-# Attribution lines ("On <date>, <name> wrote:") by language: (opening word, verb).
-# Clients wrap long ones, so up to three lines are joined before matching.
-_ATTRIBUTIONS = {
-    "en": (r"On", r"wrote"),
-    "de": (r"Am", r"schrieb"),
-    "fr": (r"Le", r"a\s+écrit"),
-    "es": (r"El", r"escribió"),
-    "nl": (r"Op", r"schreef"),
-    "pt": (r"Em", r"escreveu"),
-    "it": (r"Il", r"ha\s+scritto"),
-}
-_ATTRIBUTION = re.compile(
-    "|".join(
-        rf"(?:^{opening}\s(?=[^\n]*\d)[^\n]{{0,300}}\b{verb}\b[^\n]{{0,200}}?\s?:$)"
-        for opening, verb in _ATTRIBUTIONS.values()
-    ),
-    re.IGNORECASE,
-)
-# Thunderbird without a date, never wrapped: "Ana Silva <ana@example.org> wrote:".
-_NAMED_ATTRIBUTION = re.compile(
-    r"^[^<>]{0,80}<[^<>\s@]+@[^<>\s]+>\s*(?:wrote|schrieb|a écrit|escribió)\s?:$", re.IGNORECASE
-)
+# Building blocks of quote header patterns. A header is matched against one
+# line, or up to three lines joined with spaces (clients wrap long headers),
+# and must end with a colon, ASCII or full-width ("："). CJK characters are
+# word characters, so there is no `\b` between "10:00" and "写道": patterns
+# use `\b` only next to Latin words.
+_ANY = r".{0,300}?"
+_DATED = r"(?=.*\d)"  # a digit somewhere on the line: the date
+_ADDRESS = r"<\s?[^\s<>@]+@[^\s<>]+>"  # "< ana@x>" when a wrapped "<" line is joined
+_NAPISAL = r"napisał(?:\(a\)|a)?"  # Polish "wrote" (m/f)
+_DEVICE = r"[\w.'’-]+(?: [\w.'’-]+){0,3}"  # "iPhone", "Samsung Galaxy smartphone"
 
+
+def _dated(opening: str, verb: str) -> str:
+    """The Latin-script header shape "<opening> <text with a date> <verb> [...]"."""
+    return rf"{opening}\s{_DATED}{_ANY}\b{verb}\b.{{0,200}}?"
+
+
+@dataclass(frozen=True)
+class _Language:
+    """How one language's mail clients mark quoted history and signatures.
+
+    Every entry is a regular expression fragment, matched case-insensitively;
+    in `header_*`, `separators` and `forwarded` a space stands for any run of
+    whitespace.
+    """
+
+    quote_headers: tuple[str, ...] = ()  # "On <date>, Ana <ana@x> wrote" (colon implied)
+    wrote: tuple[str, ...] = ()  # the verb of an undated "Ana Silva wrote:"
+    header_from: tuple[str, ...] = ()  # Outlook's header block: "From:" ...
+    header_fields: tuple[str, ...] = ()  # ... followed by "Sent:", "To:", "Subject:"
+    separators: tuple[str, ...] = ()  # between dashes: "-----Original Message-----"
+    forwarded: tuple[str, ...] = ()  # a line of its own: "Begin forwarded message:"
+    mobile: tuple[str, ...] = ()  # "Sent from my iPhone"
+    disclaimers: tuple[str, ...] = ()  # how a legal notice starts
+    closings: tuple[str, ...] = ()  # sign-offs: "Best regards"
+
+
+_LANGUAGES: dict[str, _Language] = {
+    "en": _Language(
+        # Gmail, Apple Mail, Thunderbird, Yahoo ("On Friday, March 12, 2027, 10:00:15 AM GMT+1")
+        quote_headers=(_dated("On", "wrote"),),
+        wrote=(r"\bwrote",),
+        header_from=("From",),
+        header_fields=("Sent", "Date", "To", "Cc", "Subject"),
+        separators=("Original Message", "Forwarded Message"),
+        forwarded=("Begin forwarded message",),
+        mobile=(
+            rf"sent from my {_DEVICE}",
+            r"sent from (?:outlook|mail|yahoo mail|gmail|aol)\b[^,;]{0,30}",
+            r"get outlook for (?:ios|android)\S*",
+        ),
+        disclaimers=(
+            r"confidentiality notice|disclaimer\b",
+            r"this (?:e-?mail|message|communication)(?: and any (?:attachments?|files))?"
+            r" (?:is|are|may be|contains?)\b.{0,40}\b(?:confidential|privileged)",
+            r"the information (?:contained )?in this (?:e-?mail|message|communication)",
+        ),
+        closings=(
+            r"best(?: regards| wishes)?|kind regards|warm regards|regards|many thanks",
+            r"thanks(?: again)?|thank you|thx|cheers|all the best|sincerely|yours|take care",
+        ),
+    ),
+    "de": _Language(
+        quote_headers=(
+            _dated("Am", "schrieb"),
+            _dated("Am", r"hat") + r"\bFolgendes geschrieben",  # Yahoo
+        ),
+        wrote=(r"\bschrieb",),
+        header_from=("Von",),
+        header_fields=("Gesendet", "Datum", "An", "Cc", "Betreff"),
+        separators=("Ursprüngliche Nachricht", "Originalnachricht", "Weitergeleitete Nachricht"),
+        forwarded=("Anfang der weitergeleiteten (?:Nachricht|E-Mail)",),
+        mobile=(
+            rf"von meinem {_DEVICE} gesendet",
+            rf"gesendet (?:von|mit) (?:meinem |der )?{_DEVICE}",
+            r"outlook für (?:ios|android) beziehen",
+        ),
+        disclaimers=(
+            r"diese (?:e-?mail|nachricht)\b.{0,60}\bvertraulich",
+            r"vertraulichkeitshinweis",
+        ),
+        closings=(
+            r"viele grüße|viele grüsse|liebe grüße|beste grüße|schöne grüße|herzliche grüße",
+            r"mit freundlichen grüßen|mit besten grüßen|grüße|gruß|lg|vg|danke",
+        ),
+    ),
+    "fr": _Language(
+        quote_headers=(_dated("Le", r"a\s+écrit"),),
+        wrote=(r"\ba\s+écrit",),
+        header_from=("De",),
+        header_fields=("Envoyé", "Date", "À", "A", "Cc", "Objet"),
+        separators=("Message d'origine", "Message original", "Message transféré"),
+        forwarded=("Début du message (?:réexpédié|transféré)",),
+        mobile=(
+            rf"envoyé (?:de|depuis) mon {_DEVICE}",
+            r"envoyé (?:de|depuis|à partir de) (?:outlook|yahoo mail|mail)\b[^,;]{0,30}",
+            r"obtenir outlook pour (?:ios|android)\S*",
+        ),
+        disclaimers=(
+            r"ce message et (?:toutes )?les pièces jointes",
+            r"ce (?:message|courriel)\b.{0,60}\bconfidentiel",
+        ),
+        closings=(
+            r"cordialement|bien cordialement|bien à vous|amitiés|salutations|merci(?: beaucoup)?",
+            r"bonne journée|bonne soirée|à bientôt",
+        ),
+    ),
+    "es": _Language(
+        quote_headers=(_dated("El", "escribió"),),
+        wrote=(r"\bescribió",),
+        header_from=("De",),
+        header_fields=("Enviado el", "Enviado", "Fecha", "Para", "CC", "Asunto"),
+        separators=("Mensaje original", "Mensaje reenviado"),
+        forwarded=("Inicio del mensaje reenviado",),
+        mobile=(
+            rf"enviado desde mi {_DEVICE}",
+            r"enviado desde (?:outlook|yahoo mail|correo)\b[^,;]{0,30}",
+            r"obtener outlook para (?:ios|android)\S*",
+        ),
+        disclaimers=(
+            r"(?:este|el presente) (?:mensaje|correo)\b.{0,60}\bconfidencial",
+            r"aviso (?:de confidencialidad|legal)",
+        ),
+        closings=(
+            r"saludos(?: cordiales)?|un saludo|atentamente|cordialmente|gracias|muchas gracias",
+            r"abrazos|un abrazo",
+        ),
+    ),
+    "pt": _Language(
+        quote_headers=(_dated("Em", "escreveu"),),
+        wrote=(r"\bescreveu",),
+        header_from=("De",),
+        header_fields=("Enviada em", "Enviado em", "Enviado", "Data", "Para", "Cc", "Assunto"),
+        separators=("Mensagem original", "Mensagem encaminhada"),
+        forwarded=("Início da mensagem (?:reencaminhada|encaminhada)",),
+        mobile=(
+            rf"enviado do meu {_DEVICE}",
+            r"enviado do (?:outlook|yahoo mail|email)\b[^,;]{0,30}",
+            r"obter o outlook para (?:ios|android)\S*",
+        ),
+        disclaimers=(
+            r"(?:esta|a presente) (?:mensagem|e-?mail)\b.{0,60}\bconfidencia",
+            r"aviso de confidencialidade",
+        ),
+        closings=(
+            r"cumprimentos|atenciosamente|abraços|abraço|obrigad[oa]|att|saudações",
+            r"um abraço|beijos",
+        ),
+    ),
+    "it": _Language(
+        quote_headers=(_dated("Il", r"ha\s+scritto"),),
+        wrote=(r"\bha\s+scritto",),
+        header_from=("Da",),
+        header_fields=("Inviato", "Data", "A", "Cc", "Oggetto"),
+        separators=("Messaggio originale", "Messaggio inoltrato"),
+        forwarded=("Inizio messaggio inoltrato",),
+        mobile=(
+            rf"inviato da(?:l mio)? {_DEVICE}",
+            r"(?:scarica|ottieni) outlook per (?:ios|android)\S*",
+        ),
+        disclaimers=(
+            r"questo (?:messaggio|e-?mail)\b.{0,60}\briservat",
+            r"le informazioni contenute in questo (?:messaggio|e-?mail)",
+            r"avviso di riservatezza",
+        ),
+        closings=(
+            r"cordiali saluti|distinti saluti|saluti|un saluto|grazie(?: mille)?",
+            r"buona giornata|a presto",
+        ),
+    ),
+    "nl": _Language(
+        quote_headers=(
+            _dated("Op", "schreef"),
+            _dated("Op", "heeft") + r"\bhet volgende geschreven",  # Apple Mail
+        ),
+        wrote=(r"\bschreef",),
+        header_from=("Van",),
+        header_fields=("Verzonden", "Datum", "Aan", "CC", "Onderwerp"),
+        separators=("Oorspronkelijk bericht", "Origineel bericht", "Doorgestuurd bericht"),
+        forwarded=("Begin doorgestuurd bericht",),
+        mobile=(
+            rf"(?:verzonden|verstuurd) (?:vanaf|met) mijn {_DEVICE}",
+            r"outlook voor (?:ios|android) downloaden",
+        ),
+        disclaimers=(
+            r"dit (?:e-?mail)?bericht\b.{0,60}\bvertrouwelijk",
+            r"de informatie (?:verzonden met|in) dit (?:e-?mail)?bericht",
+        ),
+        closings=(
+            r"met vriendelijke groet(?:en)?|vriendelijke groet(?:en)?|hartelijke groet(?:en)?",
+            r"groeten|groetjes|bedankt|mvg|dank je wel|dank u wel",
+        ),
+    ),
+    "pl": _Language(
+        quote_headers=(
+            # Gmail "pt., 12 mar 2027 o 10:00 Ana <ana@x> napisał(a):"
+            rf"(?:(?:pon|wt|śr|czw|pt|sob|niedz)\.,?|\d{{1,2}})\s{_DATED}{_ANY}\b{_NAPISAL}",
+            # Thunderbird "W dniu 12.03.2027 o 10:00, Ana pisze", Yahoo "W piątek, 12 marca ..."
+            rf"(?:W|Dnia)\s{_DATED}{_ANY}\b(?:{_NAPISAL}|pisze)",
+            rf"Wiadomość napisana przez\s{_ANY}\bw dniu\s{_DATED}{_ANY}",  # Apple Mail
+        ),
+        wrote=(rf"\b{_NAPISAL}", r"\bpisze"),
+        header_from=("Od",),
+        header_fields=("Wysłane", "Wysłano", "Data", "Do", "DW", "Temat"),
+        separators=(
+            "Oryginalna wiadomość",
+            "Wiadomość oryginalna",
+            "Przekazana wiadomość",
+            "Wiadomość przekazana dalej",
+        ),
+        forwarded=("Początek przekazywanej wiadomości",),
+        mobile=(
+            rf"wysłan[eo] z (?:mojego )?{_DEVICE}",
+            r"pobierz (?:aplikację )?outlook dla (?:systemu )?(?:ios|android)",
+        ),
+        disclaimers=(
+            r"(?:ta|niniejsza) wiadomość\b.{0,60}\bpoufn",
+            r"informacje zawarte w tej wiadomości|treść tej wiadomości\b.{0,60}\bpoufn",
+        ),
+        closings=(
+            r"pozdrawiam(?: serdecznie)?|serdecznie pozdrawiam|pozdrowienia|pozdr",
+            r"z poważaniem|z wyrazami szacunku|dziękuję|dzięki|miłego dnia",
+        ),
+    ),
+    "sv": _Language(
+        quote_headers=(
+            # Gmail "Den fre 12 mars 2027 kl 10:00 skrev Ana <ana@x>", Thunderbird, Yahoo
+            rf"Den\s{_DATED}{_ANY}\bskrev\b.{{0,200}}?",
+            rf"\d{{1,4}}[\s./-]{_ANY}\bskrev\b.{{0,200}}?",  # Apple Mail "12 mars 2027 kl. 10:00"
+        ),
+        wrote=(r"\bskrev",),
+        header_from=("Från",),
+        header_fields=("Skickat", "Datum", "Till", "Kopia", "Ämne"),
+        separators=("Ursprungligt meddelande", "Originalmeddelande", "Vidarebefordrat meddelande"),
+        forwarded=("Vidarebefordrat brev", "Början av vidarebefordrat meddelande"),
+        mobile=(
+            rf"skicka(?:t|des) från min {_DEVICE}",
+            r"skickat från (?:outlook|yahoo mail|e-post)\b[^,;]{0,30}",
+            r"hämta outlook för (?:ios|android)\S*",
+        ),
+        disclaimers=(
+            r"detta (?:e-?post)?meddelande\b.{0,60}\bkonfidentiell",
+            r"informationen i detta (?:e-?post)?meddelande",
+        ),
+        closings=(
+            r"med vänliga hälsningar|vänliga hälsningar|vänlig hälsning|bästa hälsningar",
+            r"hälsningar|hälsning|mvh|vh|tack(?: så mycket)?|ha det bra",
+        ),
+    ),
+    "ja": _Language(
+        quote_headers=(
+            # Gmail "2027年3月12日(金) 10:00 Ana <a@x>"
+            rf"\d{{4}}年\d{{1,2}}月\d{{1,2}}日{_ANY}{_ADDRESS}",
+            rf"\d{{4}}[/年.-]{_ANY}の(?:メール|メッセージ)",  # Apple Mail, Yahoo
+            rf"\d{{4}}[/年.-]{_ANY}さんは書きました",  # Thunderbird "2027/03/12 10:00 に Ana"
+        ),
+        wrote=("さんは書きました",),
+        header_from=("差出人",),
+        header_fields=("送信日時", "日付", "宛先", "CC", "件名"),
+        separators=("元のメッセージ", "転送メッセージ", "転送されたメッセージ"),
+        forwarded=("転送されたメッセージ",),
+        mobile=(
+            r"[\w .'’-]{1,30}?から送信",
+            r"(?:outlook for (?:ios|android)|(?:ios|android) ?版 ?outlook) ?を入手",
+        ),
+        disclaimers=(r"(?:この|本)(?:電子)?メール.{0,40}(?:機密|秘密)情報",),
+        closings=(
+            r"(?:以上[、,]?\s?)?(?:どうぞ)?(?:よろしく|宜しく)お願い(?:いた|致)?します",
+            r"ありがとうございます|ありがとうございました",
+        ),
+    ),
+    "zh": _Language(
+        quote_headers=(
+            rf"[^<>]{{0,80}}?{_ADDRESS}\s?于\s?\d{_ANY}写道",  # Gmail "Ana <a@x> 于2027年3月12日"
+            rf"在\s?{_DATED}{_ANY}写道",  # "在 2027年3月12日 10:00，Ana 写道" (QQ, 163, Foxmail)
+            rf"\d{{4}}[年/-]{_ANY}写道",  # Apple Mail "2027年3月12日 10:00，Ana <a@x> 写道"
+        ),
+        wrote=("写道",),
+        header_from=("发件人",),
+        header_fields=("发送时间", "时间", "日期", "收件人", "抄送", "主题"),
+        separators=("原始邮件", "原始信息", "原始消息", "转发的邮件", "转发邮件", "转发的消息"),
+        forwarded=("转发的邮件", "以下是转发的邮件"),
+        mobile=(
+            rf"发自我的 ?{_DEVICE}",
+            rf"从我的 ?{_DEVICE} ?发送",
+            r"获取 ?(?:ios|android) ?版 ?outlook",
+        ),
+        disclaimers=(
+            r"(?:本|此)(?:电子)?邮件.{0,20}?(?:含有|包含).{0,10}?(?:机密|保密)",
+            r"免责声明",
+        ),
+        closings=(r"此致(?:敬礼)?|敬礼|谢谢(?:您)?|多谢|感谢|祝好|顺祝商祺|顺颂商祺",),
+    ),
+    "zh-TW": _Language(
+        quote_headers=(
+            # Gmail and Apple Mail "Ana <a@x> 於 2027年3月12日 週五 上午10:00 寫道"
+            rf"[^<>]{{0,80}}?{_ADDRESS}\s?於\s?\d{_ANY}寫道",
+            rf"在\s?{_DATED}{_ANY}寫道",
+            rf"\d{{4}}[年/-]{_ANY}寫道",
+        ),
+        wrote=("寫道",),
+        header_from=("寄件者",),
+        header_fields=("寄件日期", "日期", "收件者", "副本", "主旨"),
+        separators=("原始郵件", "原始訊息", "轉寄的郵件", "轉寄郵件", "轉寄訊息"),
+        forwarded=("轉寄的郵件", "以下是轉寄的郵件"),
+        mobile=(
+            rf"從我的 ?{_DEVICE} ?傳送",
+            rf"寄自我的 ?{_DEVICE}",
+            r"取得 ?(?:ios|android) ?版 ?outlook",
+        ),
+        disclaimers=(
+            r"(?:本|此)(?:電子)?郵件.{0,20}?(?:含有|包含).{0,10}?(?:機密|保密)",
+            r"免責聲明",
+        ),
+        closings=(r"此致|敬上|謝謝(?:您)?|多謝|感謝|祝好|敬祝商祺|順頌商祺",),
+    ),
+}
+
+
+def _alternatives(pick: Callable[[_Language], tuple[str, ...]], *, phrases: bool = False) -> str:
+    """One regex alternation of a table column over all languages."""
+    items = [item for language in _LANGUAGES.values() for item in pick(language)]
+    if phrases:
+        items = [item.replace(" ", r"\s+") for item in items]
+    return "|".join(f"(?:{item})" for item in dict.fromkeys(items))
+
+
+_ATTRIBUTION = re.compile(
+    rf"(?:{_alternatives(lambda lang: lang.quote_headers)})\s?[:：]", re.IGNORECASE
+)
+_WROTE = _alternatives(lambda lang: lang.wrote)
+# "Ana Silva <ana@example.org> wrote:" (Thunderbird), never wrapped.
+_ADDRESSED_ATTRIBUTION = re.compile(
+    rf"^[^<>]{{0,80}}{_ADDRESS}\s*(?:{_WROTE})\s?[:：]$", re.IGNORECASE
+)
+# "Ana Silva wrote:": a quote header only when quoted lines follow.
+_NAMED_ATTRIBUTION = re.compile(
+    rf"^[^\s<>:：][^<>:：@]{{0,60}}?(?:{_WROTE})\s?[:：]$", re.IGNORECASE
+)
 # Outlook's reply header block, e.g. "From: / Sent: / To: / Subject:", localized;
 # "*From:*" is the plain-text rendering of the bold HTML labels.
-_HEADER_FROM = re.compile(r"^\*?(?:From|Von|De|Da|Van|Från|Fra)\s?:\*?\s", re.IGNORECASE)
-_HEADER_OTHER = re.compile(
-    r"^\*?(?:Sent|Date|To|Cc|Subject|Gesendet|Datum|An|Betreff|Envoyé|Date|À|A|Objet"
-    r"|Enviado|Enviada|Fecha|Para|Asunto|Assunto|Inviato|Data|Oggetto|Verzonden|Aan"
-    r"|Onderwerp)\s?:\*?(?:\s|$)",
-    re.IGNORECASE,
-)
+_FROM_LABEL = _alternatives(lambda lang: lang.header_from, phrases=True)
+_FIELD_LABEL = _alternatives(lambda lang: lang.header_fields, phrases=True)
+_HEADER_FROM = re.compile(rf"^\*?(?:{_FROM_LABEL})\s?(?::\*?\s|：)", re.IGNORECASE)
+_HEADER_FIELD = re.compile(rf"^\*?(?:{_FIELD_LABEL})\s?(?::\*?(?:\s|$)|：)", re.IGNORECASE)
+# Outlook on phones puts the whole block on one line: "From: Ana Sent: ... To: ...".
+_INLINE_FIELD = re.compile(rf"\s\*?(?:{_FIELD_LABEL})\s?(?::\*?\s|：)", re.IGNORECASE)
 _SEPARATOR = re.compile(
-    r"""^\s*(?:
-        _{8,}                                          # Outlook / mailing-list footer
-      | -{2,}\s*(?:original\s+message|ursprüngliche\s+nachricht|message\s+d'origine
-        |mensaje\s+original|mensagem\s+original|messaggio\s+originale
-        |oorspronkelijk\s+bericht|forwarded\s+message|weitergeleitete\s+nachricht
-        |message\s+transféré|mensaje\s+reenviado)\s*-{2,}
-    )\s*$""",
-    re.IGNORECASE | re.VERBOSE,
+    r"^\s*(?:_{8,}"  # Outlook / mailing-list footer
+    rf"|-{{2,}}\s*(?:{_alternatives(lambda lang: lang.separators, phrases=True)})\s*-{{2,}}"
+    rf"|(?:{_alternatives(lambda lang: lang.forwarded, phrases=True)})\s?[:：])\s*$",
+    re.IGNORECASE,
 )
 _QUOTED = re.compile(r"^\s*>")
 _SIG_DELIMITER = re.compile(r"^--\s?$")
 _MOBILE_SIGNATURE = re.compile(
-    r"""^\s*(?:
-        sent\ from\ my\ [\w.'-]+(?:\ [\w.'-]+){0,3}
-      | sent\ from\ (?:outlook|mail|yahoo\ mail|gmail|aol)\b[^,;]{0,30}
-      | get\ outlook\ for\ (?:ios|android)\S*
-      | von\ meinem\ [\w.-]+(?:\ [\w.-]+){0,3}\ gesendet
-      | envoyé\ de\ mon\ [\w.-]+(?:\ [\w.-]+){0,3}
-      | enviado\ desde\ mi\ [\w.-]+(?:\ [\w.-]+){0,3}
-      | enviado\ do\ meu\ [\w.-]+(?:\ [\w.-]+){0,3}
-      | inviato\ da(?:l\ mio)?\ [\w.-]+(?:\ [\w.-]+){0,3}
-      | (?:verzonden|verstuurd)\ (?:vanaf|met)\ mijn\ [\w.-]+(?:\ [\w.-]+){0,3}
-    )[.!]?\s*$""",
-    re.IGNORECASE | re.VERBOSE,
+    rf"^\s*(?:{_alternatives(lambda lang: lang.mobile)})[.!。]?\s*$", re.IGNORECASE
 )
-_DISCLAIMER = re.compile(
-    r"""^\s*(?:
-        confidentiality\ notice | disclaimer\b
-      | this\ (?:e-?mail|message|communication)(?:\ and\ any\ (?:attachments?|files))?
-        \ (?:is|are|may\ be|contains?)\b.{0,40}\b(?:confidential|privileged)
-      | the\ information\ (?:contained\ )?in\ this\ (?:e-?mail|message|communication)
-      | diese\ (?:e-?mail|nachricht)\ (?:enthält|ist)\ vertraulich
-      | ce\ message\ et\ (?:toutes\ )?les\ pièces\ jointes
-      | este\ (?:mensaje|correo)\b.{0,40}\bconfidencial
-    )""",
-    re.IGNORECASE | re.VERBOSE,
-)
-_CLOSINGS = (
-    r"best(?: regards| wishes)?|kind regards|warm regards|regards|many thanks|thanks(?: again)?"
-    r"|thank you|thx|cheers|all the best|sincerely|yours|take care"
-    r"|viele grüße|viele grüsse|liebe grüße|beste grüße|mit freundlichen grüßen|grüße|lg|vg"
-    r"|cordialement|bien à vous|amitiés|merci|bonne journée"
-    r"|saludos(?: cordiales)?|un saludo|atentamente|gracias|abrazos"
-    r"|cumprimentos|atenciosamente|abraços|obrigad[oa]"
-    r"|cordiali saluti|saluti|grazie"
-    r"|met vriendelijke groet(?:en)?|groeten|groetjes|bedankt"
-)
+_DISCLAIMER = re.compile(rf"^\s*(?:{_alternatives(lambda lang: lang.disclaimers)})", re.IGNORECASE)
+_UPPER = "A-ZÀ-ÖØ-ÞĀ-ž"  # ASCII and Latin-1 capitals, Latin Extended-A ("Łukasz")
 # A closing alone, or followed by a name on the same line ("Cheers, Ana").
 _SIGN_OFF = re.compile(
-    rf"^\s*(?:{_CLOSINGS})\s*[,.!]*(?-i:\s+[A-Z][\w.'-]*){{0,2}}\s*[.!]?\s*$", re.IGNORECASE
+    rf"^\s*(?:{_alternatives(lambda lang: lang.closings)})\s*[,.!。！，、]*"
+    rf"(?-i:\s+[{_UPPER}][\w.'-]*){{0,2}}\s*[.!。！]?\s*$",
+    re.IGNORECASE,
 )
-_DASH_NAME = re.compile(r"^\s*[-–—]\s?[A-Z][\w.'-]*(?:\s[A-Z][\w.'-]*){0,2}\s*$")
+# "-Ana", "— Ana Silva", "/Ana" (Swedish).
+_DASH_NAME = re.compile(rf"^\s*[-–—/]\s?[{_UPPER}][\w.'-]*(?:\s[{_UPPER}][\w.'-]*){{0,2}}\s*$")
+_SENTENCE_END = re.compile(r"[a-z]{2,}[.?!]$|[。？]$")
 _SEPARATOR_ONLY = re.compile(r"^[\s\-_=*~]*$")
 _MAX_SIGNATURE_LINES = 6
+_MAX_HEADER_CHARS = 700  # longer (joined) lines are never quote headers
 
 
 def strip_reply(text: str) -> str:
@@ -675,12 +1085,20 @@ def strip_reply(text: str) -> str:
     Conservative: when a rule would leave nothing, or the text is ambiguous,
     the text is kept. Steps:
 
-    1. Cut at the first hard boundary: an Outlook header block or separator
-       line, or a quote header that is not followed by `>`-quoted lines.
+    1. Cut at the first hard boundary: an Outlook header block, a separator
+       line ("-----Original Message-----", "Begin forwarded message:"), or a
+       quote header below the sender's text that is not followed by
+       `>`-quoted lines (unquoted history, as Yahoo and Outlook write it).
     2. Drop quote headers followed by quoted lines, and the quoted lines, but
        keep text written between quoted blocks (inline / bottom-posted replies).
     3. Cut the signature: "-- " delimiter, mobile signatures, disclaimers,
        and a short trailing sign-off block ("Best,\\nAna").
+
+    Steps 1 and 3 only cut below a line of text, except at a separator or
+    header block; step 2 only removes `>` lines and the headers introducing
+    them. So the result is empty only if, above the first separator or
+    header block, every line is blank, separator-like ("***"), `>`-quoted,
+    or a quote header of quoted lines.
     """
     lines = _normalise_newlines(text).split("\n")
     lines = _cut_at_boundary(lines)
@@ -689,29 +1107,55 @@ def strip_reply(text: str) -> str:
     return "\n".join(lines).strip()
 
 
+def _is_text(line: str) -> bool:
+    return bool(line.strip()) and not _SEPARATOR_ONLY.match(line)
+
+
 def _has_text(lines: list[str]) -> bool:
-    return any(line.strip() and not _SEPARATOR_ONLY.match(line) for line in lines)
+    return any(_is_text(line) for line in lines)
+
+
+def _ends_with_colon(line: str) -> bool:
+    return line.rstrip().endswith((":", "："))
+
+
+def _is_quote_header(window: list[str]) -> bool:
+    if not _ends_with_colon(window[-1]):
+        return False
+    joined = " ".join(line.strip() for line in window)
+    return len(joined) <= _MAX_HEADER_CHARS and bool(_ATTRIBUTION.fullmatch(joined))
 
 
 def _attribution_at(lines: list[str], i: int) -> int:
-    """Number of lines (1-3) of a quote header starting at line i, 0 if none."""
-    if _NAMED_ATTRIBUTION.match(lines[i].strip()):
+    """Number of lines (1-3) of a quote header starting at line i, 0 if none.
+
+    A header wrapped over several lines must not be complete without its first
+    line: otherwise that line is text of its own ("谢谢" above "Ana 于 ... 写道：").
+    """
+    if not any(_ends_with_colon(line) for line in lines[i : i + 3]):
+        return 0  # fast path: every header ends with a colon
+    line = lines[i].strip()
+    if _ADDRESSED_ATTRIBUTION.match(line):
+        return 1
+    if _NAMED_ATTRIBUTION.match(line) and _QUOTED.match(_next_content(lines, i + 1)):
         return 1
     for span in (1, 2, 3):
         window = lines[i : i + span]
-        if len(window) < span or (span > 1 and not window[-1].strip()):
+        if len(window) < span or not window[-1].strip() or _QUOTED.match(window[-1]):
             return 0
-        if _ATTRIBUTION.match(" ".join(w.strip() for w in window)):
+        if _is_quote_header(window) and not any(
+            _is_quote_header(window[j:]) for j in range(1, span)
+        ):
             return span
     return 0
 
 
 def _outlook_header_at(lines: list[str], i: int) -> bool:
-    """A "From:" line followed, within six lines, by two more Outlook header fields."""
+    """A "From:" line with two more Outlook header fields in the next six lines or on it."""
     if not _HEADER_FROM.match(lines[i]):
         return False
-    following = lines[i + 1 : i + 7]
-    return sum(1 for line in following if _HEADER_OTHER.match(line)) >= 2
+    following = sum(1 for line in lines[i + 1 : i + 7] if _HEADER_FIELD.match(line))
+    return following >= 2 or len(_INLINE_FIELD.findall(lines[i])) >= 2
 
 
 def _next_content(lines: list[str], start: int) -> str:
@@ -719,22 +1163,30 @@ def _next_content(lines: list[str], start: int) -> str:
 
 
 def _cut_at_boundary(lines: list[str]) -> list[str]:
+    """Cut at a separator or header block, or at a quote header over unquoted history.
+
+    A quote header only cuts below text of the sender's own: at the top, with
+    unquoted text below, it may as well be the sender's sentence ("On Monday
+    at 10:00 I wrote to my manager:"), so it is kept.
+    """
+    seen_text = False
     for i, line in enumerate(lines):
         if _SEPARATOR.match(line) or _outlook_header_at(lines, i):
             return lines[:i]
         span = _attribution_at(lines, i)
-        if span and not _QUOTED.match(_next_content(lines, i + span)):
+        if span and seen_text and not _QUOTED.match(_next_content(lines, i + span)):
             return lines[:i]
+        seen_text = seen_text or (_is_text(line) and not _QUOTED.match(line))
     return lines
 
 
 def _drop_quotes(lines: list[str]) -> list[str]:
-    """Remove quote headers and `>` lines; a removed block becomes at most one blank line."""
+    """Remove `>` lines and the quote headers above them, each block leaving one blank line."""
     marked: list[str | None] = []
     i = 0
     while i < len(lines):
         span = _attribution_at(lines, i)
-        if span:
+        if span and _QUOTED.match(_next_content(lines, i + span)):
             marked.extend([None] * span)
             i += span
             continue
@@ -761,13 +1213,15 @@ def _collapse_removed(marked: list[str | None]) -> list[str]:
 
 
 def _cut_signature(lines: list[str]) -> list[str]:
+    seen_text = False
     for i, line in enumerate(lines):
         is_signature = (
             _SIG_DELIMITER.match(line) or _MOBILE_SIGNATURE.match(line) or _DISCLAIMER.match(line)
         )
-        if is_signature and _has_text(lines[:i]):
+        if is_signature and seen_text:
             lines = lines[:i]
             break
+        seen_text = seen_text or _is_text(line)
     lines = _trim_trailing(lines)
     return _trim_trailing(_cut_sign_off(lines))
 
@@ -795,5 +1249,5 @@ def _looks_like_signature(lines: list[str]) -> bool:
     """Short lines without sentences: names, titles, companies, phone numbers."""
     content = [line.strip() for line in lines if line.strip()]
     return len(content) <= _MAX_SIGNATURE_LINES and all(
-        len(line) <= 60 and not re.search(r"[a-z]{2,}[.?!]$", line) for line in content
+        len(line) <= 60 and not _SENTENCE_END.search(line) for line in content
     )
