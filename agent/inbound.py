@@ -1058,12 +1058,18 @@ _SEPARATOR = re.compile(
     rf"|(?:{_alternatives(lambda lang: lang.forwarded, phrases=True)})\s?[:：])\s*$",
     re.IGNORECASE,
 )
-_QUOTED = re.compile(r"^\s*>")
 _SIG_DELIMITER = re.compile(r"^--\s?$")
 _MOBILE_SIGNATURE = re.compile(
     rf"^\s*(?:{_alternatives(lambda lang: lang.mobile)})[.!。]?\s*$", re.IGNORECASE
 )
 _DISCLAIMER = re.compile(rf"^\s*(?:{_alternatives(lambda lang: lang.disclaimers)})", re.IGNORECASE)
+# A separator or an Outlook "From:" line: one regex call per line in _cut_at_boundary.
+_BOUNDARY = re.compile(f"(?:{_SEPARATOR.pattern})|(?:{_HEADER_FROM.pattern})", re.IGNORECASE)
+# The three above in one pattern: a single regex call per line in _cut_signature.
+_SIGNATURE_START = re.compile(
+    "|".join(f"(?:{rx.pattern})" for rx in (_SIG_DELIMITER, _MOBILE_SIGNATURE, _DISCLAIMER)),
+    re.IGNORECASE,
+)
 _UPPER = "A-ZÀ-ÖØ-ÞĀ-ž"  # ASCII and Latin-1 capitals, Latin Extended-A ("Łukasz")
 # A closing alone, or followed by a name on the same line ("Cheers, Ana").
 _SIGN_OFF = re.compile(
@@ -1101,14 +1107,21 @@ def strip_reply(text: str) -> str:
     or a quote header of quoted lines.
     """
     lines = _normalise_newlines(text).split("\n")
-    lines = _cut_at_boundary(lines)
-    lines = _drop_quotes(lines)
+    headers = _quote_headers(lines)
+    lines = _cut_at_boundary(lines, headers)
+    lines = _drop_quotes(lines, headers)
     lines = _cut_signature(lines)
     return "\n".join(lines).strip()
 
 
 def _is_text(line: str) -> bool:
-    return bool(line.strip()) and not _SEPARATOR_ONLY.match(line)
+    stripped = line.strip()
+    return bool(stripped) and (stripped[0] not in "-_=*~" or not _SEPARATOR_ONLY.match(stripped))
+
+
+def _is_quoted(line: str) -> bool:
+    """A `>`-quoted line; the same as matching `^\\s*>`, without the regex call per line."""
+    return line.lstrip().startswith(">")
 
 
 def _has_text(lines: list[str]) -> bool:
@@ -1126,22 +1139,37 @@ def _is_quote_header(window: list[str]) -> bool:
     return len(joined) <= _MAX_HEADER_CHARS and bool(_ATTRIBUTION.fullmatch(joined))
 
 
+def _quote_headers(lines: list[str]) -> dict[int, int]:
+    """Line index -> number of lines (1-3) of each quote header.
+
+    Every header ends with a colon, so only the three lines up to a line that
+    ends with one are candidates: the other lines cost one `endswith` each.
+    """
+    ends = [
+        i
+        for i, line in enumerate(lines)
+        if (":" in line or "：" in line) and _ends_with_colon(line)
+    ]
+    starts = sorted({s for i in ends for s in (i - 2, i - 1, i) if s >= 0})
+    found = {i: _attribution_at(lines, i) for i in starts}
+    return {i: span for i, span in found.items() if span}
+
+
 def _attribution_at(lines: list[str], i: int) -> int:
     """Number of lines (1-3) of a quote header starting at line i, 0 if none.
 
     A header wrapped over several lines must not be complete without its first
     line: otherwise that line is text of its own ("谢谢" above "Ana 于 ... 写道：").
     """
-    if not any(_ends_with_colon(line) for line in lines[i : i + 3]):
-        return 0  # fast path: every header ends with a colon
     line = lines[i].strip()
-    if _ADDRESSED_ATTRIBUTION.match(line):
-        return 1
-    if _NAMED_ATTRIBUTION.match(line) and _QUOTED.match(_next_content(lines, i + 1)):
-        return 1
+    if line.endswith((":", "：")):  # both one-line forms end with the colon
+        if _ADDRESSED_ATTRIBUTION.match(line):
+            return 1
+        if _NAMED_ATTRIBUTION.match(line) and _is_quoted(_next_content(lines, i + 1)):
+            return 1
     for span in (1, 2, 3):
         window = lines[i : i + span]
-        if len(window) < span or not window[-1].strip() or _QUOTED.match(window[-1]):
+        if len(window) < span or not window[-1].strip() or _is_quoted(window[-1]):
             return 0
         if _is_quote_header(window) and not any(
             _is_quote_header(window[j:]) for j in range(1, span)
@@ -1162,7 +1190,7 @@ def _next_content(lines: list[str], start: int) -> str:
     return next((line for line in lines[start:] if line.strip()), "")
 
 
-def _cut_at_boundary(lines: list[str]) -> list[str]:
+def _cut_at_boundary(lines: list[str], headers: dict[int, int]) -> list[str]:
     """Cut at a separator or header block, or at a quote header over unquoted history.
 
     A quote header only cuts below text of the sender's own: at the top, with
@@ -1171,26 +1199,26 @@ def _cut_at_boundary(lines: list[str]) -> list[str]:
     """
     seen_text = False
     for i, line in enumerate(lines):
-        if _SEPARATOR.match(line) or _outlook_header_at(lines, i):
+        if _BOUNDARY.match(line) and (_SEPARATOR.match(line) or _outlook_header_at(lines, i)):
             return lines[:i]
-        span = _attribution_at(lines, i)
-        if span and seen_text and not _QUOTED.match(_next_content(lines, i + span)):
+        span = headers.get(i, 0)
+        if span and seen_text and not _is_quoted(_next_content(lines, i + span)):
             return lines[:i]
-        seen_text = seen_text or (_is_text(line) and not _QUOTED.match(line))
+        seen_text = seen_text or (_is_text(line) and not _is_quoted(line))
     return lines
 
 
-def _drop_quotes(lines: list[str]) -> list[str]:
+def _drop_quotes(lines: list[str], headers: dict[int, int]) -> list[str]:
     """Remove `>` lines and the quote headers above them, each block leaving one blank line."""
     marked: list[str | None] = []
     i = 0
     while i < len(lines):
-        span = _attribution_at(lines, i)
-        if span and _QUOTED.match(_next_content(lines, i + span)):
+        span = headers.get(i, 0)
+        if span and _is_quoted(_next_content(lines, i + span)):
             marked.extend([None] * span)
             i += span
             continue
-        marked.append(None if _QUOTED.match(lines[i]) else lines[i])
+        marked.append(None if _is_quoted(lines[i]) else lines[i])
         i += 1
     return _collapse_removed(marked)
 
@@ -1215,10 +1243,7 @@ def _collapse_removed(marked: list[str | None]) -> list[str]:
 def _cut_signature(lines: list[str]) -> list[str]:
     seen_text = False
     for i, line in enumerate(lines):
-        is_signature = (
-            _SIG_DELIMITER.match(line) or _MOBILE_SIGNATURE.match(line) or _DISCLAIMER.match(line)
-        )
-        if is_signature and seen_text:
+        if seen_text and _SIGNATURE_START.match(line):
             lines = lines[:i]
             break
         seen_text = seen_text or _is_text(line)
