@@ -102,6 +102,14 @@ def _cmd_preview(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_check(args: argparse.Namespace) -> int:
+    from agent.check import check_connectors, check_lines
+
+    results = check_connectors(load_config(args.config))
+    print("\n".join(check_lines(results)))
+    return EXIT_OK if all(ok for _, ok, _ in results) else EXIT_ERRORS
+
+
 def _cmd_inspect(args: argparse.Namespace) -> int:
     from agent.inspection import inspect_files, report_lines
 
@@ -159,6 +167,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--now", help="render as of this ISO 8601 time")
     p.add_argument("--html", action="store_true", help="print the HTML part instead of the text")
     p.set_defaults(func=_cmd_preview)
+
+    p = command("check", "connect to the configured mail and calendar servers; send nothing")
+    p.add_argument("--config", required=True, help="the program's YAML config file")
+    p.set_defaults(func=_cmd_check)
 
     p = command("inspect", "show what the agent understands in saved emails (.eml files)")
     p.add_argument("files", nargs="+", metavar="FILE.eml", help="raw RFC 5322 messages")

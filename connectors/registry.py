@@ -16,7 +16,10 @@ if TYPE_CHECKING:
     from connectors.base import Calendar, Mailbox
 
 _TABLE: dict[str, dict[str, str]] = {
-    "mail": {"maildir": "connectors.maildir:MaildirMailbox"},
+    "mail": {
+        "maildir": "connectors.maildir:MaildirMailbox",
+        "imap": "connectors.imap:ImapMailbox",
+    },
     "calendar": {"ics": "connectors.ics_files:IcsCalendar"},
 }
 

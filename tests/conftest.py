@@ -10,6 +10,8 @@ import pytest
 
 from agent.cli import main
 
+pytest_plugins = ["tests.mailservers"]  # Dovecot + aiosmtpd on 127.0.0.1 (IMAP/SMTP tests)
+
 ROOT = Path(__file__).resolve().parents[1]
 MINIMAL = ROOT / "config" / "minimal.yaml"
 

@@ -1,0 +1,45 @@
+"""`mentormail check`: connect to every configured back end and say what works.
+
+Nothing is sent to participants and no event is written: each connector's
+`check()` (see `connectors.base.Checkable`) only logs in, looks at folders and
+capabilities, and asks the mail server whether the program may send.
+Connectors without a `check()` (the local Maildir and .ics folders) are
+reported as working once they open, which creates their folders.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from agent.config import Config
+from connectors.base import ConnectorError
+from connectors.registry import open_calendar, open_mailbox
+
+
+def check_connectors(cfg: Config) -> list[tuple[str, bool, str]]:
+    """(what, ok, detail) for every back end in the config; never raises for a back end."""
+    results: list[tuple[str, bool, str]] = []
+    openers: list[tuple[str, Callable[[Config], Any]]] = [
+        ("mail", open_mailbox),
+        ("calendar", open_calendar),
+    ]
+    for section, opener in openers:
+        label = f"{section} ({getattr(cfg, section).type})"
+        try:
+            connector = opener(cfg)
+        except ConnectorError as exc:
+            results.append((f"{label}: open", False, str(exc)))
+            continue
+        try:
+            check = getattr(connector, "check", None)
+            lines = check() if check else [("open", True, "local folders ready")]
+        finally:
+            connector.close()
+        results += [(f"{label}: {what}", ok, detail) for what, ok, detail in lines]
+    return results
+
+
+def check_lines(results: list[tuple[str, bool, str]]) -> list[str]:
+    width = max((len(what) for what, _, _ in results), default=0)
+    return [f"{'ok  ' if ok else 'FAIL'} {what:<{width}}  {detail}" for what, ok, detail in results]
