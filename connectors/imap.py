@@ -32,8 +32,9 @@ ConnectorError naming the reason; within one process the Message-ID is remembere
 a long-running service does not send it twice.
 
 `wait` sleeps in IDLE (RFC 2177) on a second connection, so the main one is never left
-idling; without IDLE it sleeps and returns False, leaving it to the regular poll. Folder names in the config use `/`
-between levels; it is translated to the server's hierarchy delimiter.
+idling; without IDLE it sleeps and returns False, leaving it to the regular poll. Folder
+names in the config use `/` between levels; it is translated to the server's hierarchy
+delimiter.
 
 Every failure (unreachable, TLS, wrong password, connection dropped mid-command, NO/BAD
 answers such as [OVERQUOTA]) is a ConnectorError naming the host, port and what failed,
