@@ -338,6 +338,19 @@ class ImapMailbox:
     # -- reading ------------------------------------------------------------------------
 
     def fetch(self, cursor: str | None) -> tuple[list[RawMessage], str | None]:
+        """Unhandled messages; one retry on a fresh connection before giving up.
+
+        The retry covers a folder re-created under a selected connection ("Mailbox was
+        deleted under us") and a connection the server dropped between checks.
+        """
+        try:
+            return self._fetch_once(cursor)
+        except ConnectorError as exc:
+            log.info("%s: %s; retrying once on a new connection", self.where, exc)
+            self._drop()
+            return self._fetch_once(cursor)
+
+    def _fetch_once(self, cursor: str | None) -> tuple[list[RawMessage], str | None]:
         if self._queue:
             try:
                 self._flush()
