@@ -34,6 +34,16 @@ def status(cfg: Config, store: Store, now: datetime) -> dict[str, Any]:
                     "held": len(series.held_before(now)) if series else 0,
                 },
                 "last_heard": {role: t.isoformat() for role, t in state.heard.items()},
+                "away_until": {
+                    role: until.isoformat()
+                    for role, until in state.away.items()
+                    if state.is_away(role, now)
+                },
+                "undeliverable": {
+                    role: {"address": f.address, "reason": f.reason}
+                    for role, f in state.failing.items()
+                    if state.bounced(role, cfg.participant(getattr(pair, role)).email)
+                },
                 "progress": [
                     {"at": e["at"], "by": e.get("by"), "kind": e["kind"], "text": e.get("text", "")}
                     for e in store.log(pair.id)
@@ -67,6 +77,14 @@ def status_lines(data: dict[str, Any]) -> list[str]:
             f"  {pair['id']:<20} {pair['stage']:<18} agreed: {agreed:<14} "
             f"next meeting: {nxt}  log entries: {len(pair['progress'])}"
         )
+        lines += [
+            f"    {role} is away until {until[:10]}: reminders wait"
+            for role, until in pair["away_until"].items()
+        ]
+        lines += [
+            f"    mail to the {role} bounces ({f['address']}: {f['reason']}): fix it in the config"
+            for role, f in pair["undeliverable"].items()
+        ]
     if data["backlog"]:
         lines.append(f"backlog: {len(data['backlog'])} action(s) not done")
         lines += [f"  {a['key']}: {a['status']} {a['error'] or ''}" for a in data["backlog"]]

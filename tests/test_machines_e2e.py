@@ -103,7 +103,10 @@ def test_out_of_office_postpones_that_persons_reminders_until_they_are_back(
     reminders = [m for m in program.sent(BEN) if "reminder" in m["Subject"].lower()]
     assert len(reminders) == 1
     status = program.status("2027-02-25T15:00")["ana-ben"]
-    assert status["stage"] == "agreement_pending"
+    assert status["stage"] == "agreement_pending" and status["away_until"] == {}
+    assert program.status("2027-02-20T09:00")["ana-ben"]["away_until"] == {
+        "mentee": "2027-02-25T00:00:00+01:00"
+    }
 
 
 def test_bounce_stops_mail_to_that_address_and_tells_the_coordinator_once(
@@ -121,6 +124,8 @@ def test_bounce_stops_mail_to_that_address_and_tells_the_coordinator_once(
     body = notices[0].get_body(preferencelist=("plain",)).get_content()
     assert "550 5.1.1" in body and BEN.lower() in body and "Ben" in notices[0]["Subject"]
 
+    held = program.status("2027-02-15T10:00")["ana-ben"]["undeliverable"]
+    assert held["mentee"]["address"] == BEN.lower() and "550 5.1.1" in held["mentee"]["reason"]
     before = len(program.sent(BEN))
     program.tick("2027-02-18T09:00")  # Ana gets her reminder; nothing more goes to Ben's address
     program.tick("2027-02-19T09:00")
@@ -143,6 +148,7 @@ def test_bounce_stops_mail_to_that_address_and_tells_the_coordinator_once(
     )
     program.tick("2027-02-19T10:00")
     assert [m for m in program.sent("ben@new.example.net") if "reminder" in m["Subject"].lower()]
+    assert program.status("2027-02-19T10:00")["ana-ben"]["undeliverable"] == {}
 
 
 def test_a_bounce_for_an_unknown_address_goes_to_the_coordinator_as_is(program: Program) -> None:
