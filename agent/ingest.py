@@ -225,17 +225,11 @@ def _why(meaning: Interpretation, kind: IntentKind, reason: str) -> str:
 def _log_entries(meaning: Interpretation, base: dict[str, Any]) -> list[dict[str, Any]]:
     entries = []
     for intent in meaning.intents:
-        text = intent.text or "; ".join(intent.items)
-        entry = {**base, "kind": str(intent.kind), "text": text}
+        entry = {**base, **intent.fields()}
+        if not intent.text:
+            entry["text"] = "; ".join(intent.items)
         if intent.kind == IntentKind.RATING:
             entry["text"] = f"{intent.value}/5"
-            entry["value"] = intent.value
-        if intent.kind == IntentKind.PROGRESS and intent.value is not None:
-            entry["percent"] = intent.value
-        if intent.goal is not None:
-            entry["goal"] = intent.goal
-        if intent.when:
-            entry["proposed"] = intent.when.describe()
         entries.append(entry)
     return entries
 

@@ -75,25 +75,9 @@ def inspect_message(
     meaning = (
         Interpretation() if machine else interpret(msg.reply_text, context=context, now=at, tz=zone)
     )
-    report["intents"] = _intents(meaning)
+    report["intents"] = [intent.fields() for intent in meaning.intents]
     report["unsure"] = meaning.unsure
     return report
-
-
-def _intents(meaning: Interpretation) -> list[dict[str, Any]]:
-    out = []
-    for intent in meaning.intents:
-        item: dict[str, Any] = {"kind": str(intent.kind), "text": intent.text}
-        if intent.value is not None:
-            item["value"] = intent.value
-        if intent.items:
-            item["items"] = list(intent.items)
-        if intent.goal is not None:
-            item["goal"] = intent.goal
-        if intent.when:
-            item["when"] = intent.when.describe()
-        out.append(item)
-    return out
 
 
 def _matching_inputs(cfg: Config) -> tuple[bytes, dict[str, dict[str, Any]]]:

@@ -54,6 +54,19 @@ class Intent:
     goal: int | None = None
     when: Proposal | None = None
 
+    def fields(self) -> dict[str, object]:
+        """The intent as plain data (for the progress log and `inspect`), unset parts left out."""
+        out: dict[str, object] = {"kind": str(self.kind), "text": self.text}
+        if self.value is not None:
+            out["value"] = self.value
+        if self.items:
+            out["items"] = list(self.items)
+        if self.goal is not None:
+            out["goal"] = self.goal
+        if self.when:
+            out["when"] = self.when.describe()
+        return out
+
 
 @dataclass(frozen=True)
 class Interpretation:
