@@ -217,6 +217,20 @@ class Cadence(Strict):
     digest: Digest = Digest()
 
 
+class CalendarAccess(Strict):
+    """A participant's own calendar, where the config gives access (CalDAV for now).
+
+    Used for free/busy when looking for a meeting time and, with `write: true`,
+    to put the series straight into that calendar as well as sending invitations.
+    """
+
+    url: Annotated[str, Field(pattern=r"^https?://\S+$")]
+    username: str | None = None
+    password_env: str | None = None  # the name of an environment variable, never the password
+    password_file: Path | None = None
+    write: bool = False
+
+
 class Participant(Strict):
     id: Identifier
     name: Annotated[str, Field(min_length=1, max_length=200)]
@@ -225,6 +239,7 @@ class Participant(Strict):
     timezone: Zone
     hours: Hours = Field(default_factory=lambda: parse_hours("09:00-17:00"))
     aliases: list[EmailStr] = []  # other addresses this person writes from
+    calendar: CalendarAccess | None = None  # free/busy (and optionally writing) access
 
     @field_validator("name")
     @classmethod
