@@ -88,6 +88,21 @@ def _meeting(
         "until": long_date(slot.occurrences()[-1].astimezone(me.timezone)),  # the last meeting
         "video_link": video_link(cfg, pair),
         "backup_channel": cfg.cadence.meetings.backup_channel,
+        "change": _change(cfg, pair, series, me),
+    }
+
+
+def _change(cfg: Config, pair: Pair, series: Series, me: Participant) -> dict[str, str] | None:
+    """The latest moved or skipped meeting, on the recipient's clock, for the update email."""
+    change = series.change
+    if change is None:
+        return None
+    asker = cfg.participant(getattr(pair, change.by)) if change.by else None
+    return {
+        "kind": "moved" if change.new_start else "skipped",
+        "original": at_local(change.original, me.timezone),
+        "new": at_local(change.new_start, me.timezone) if change.new_start else "",
+        "by": "" if asker is None else "you" if asker.id == me.id else asker.first_name,
     }
 
 

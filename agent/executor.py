@@ -156,6 +156,8 @@ class Executor:
             organizer=(self.cfg.program.sender.name, self.cfg.program.sender.email),
             attendees=[(p.name, p.email) for p in people],
             dtstamp=now,
+            skipped=series.skipped,
+            moved=series.moved_meetings(),
         )
 
     def build(self, action: Action, states: dict[str, PairState], now: datetime) -> Outgoing:

@@ -44,6 +44,8 @@ def series_ics(
     attendees: Sequence[tuple[str, str]],
     dtstamp: datetime,
     partstats: Mapping[str, str] | None = None,
+    skipped: Sequence[datetime] = (),
+    moved: Sequence[tuple[datetime, datetime]] = (),
 ) -> bytes:
     """One VCALENDAR with a VTIMEZONE and the recurring VEVENT of `slot`.
 
@@ -58,11 +60,16 @@ def series_ics(
     (RFC 5545 3.6.5); DTEND is the exact end of the first meeting, and RFC 5545 3.8.5.3
     gives every occurrence that same exact duration. Attendee PARTSTAT comes from
     `partstats` (keyed by lower-case email), else NEEDS-ACTION.
+
+    Single meetings that changed travel with the series, so that every update carries
+    the whole current state (as Outlook and Google send it too): `skipped` occurrences
+    (their original starts) become EXDATEs of the master (RFC 5545 3.8.5.1), and each
+    `moved` (original start, new start) becomes an override VEVENT with the same UID and
+    RECURRENCE-ID = the original start (RFC 5545 3.8.4.4).
     """
     if dtstamp.tzinfo is None:
         raise ValueError("dtstamp must be aware")
     cancel = method == "CANCEL"
-    first = slot.first_start.astimezone(slot.tz)
     stats = {email.lower(): value.upper() for email, value in (partstats or {}).items()}
 
     calendar = Calendar()
@@ -71,39 +78,52 @@ def series_ics(
     calendar.add("calscale", "GREGORIAN")
     calendar.add("method", method)
 
-    event = Event()
-    event.add("uid", uid)
-    event.add("sequence", sequence)
-    event.add("dtstamp", dtstamp.astimezone(UTC))
-    event.add("dtstart", first)
-    event.add("dtend", (first.astimezone(UTC) + slot.duration).astimezone(slot.tz))
-    event.add("rrule", vRecur.from_ical(slot.rrule))
-    event.add("summary", summary)
-    event.add("description", description)
-    event.add("location", video_link)
-    event.add("url", video_link)
-    event.add("organizer", _address(*organizer))
-    if method != "PUBLISH":
-        for name, email in attendees:
-            attendee = _address(name, email)
-            attendee.params["CUTYPE"] = "INDIVIDUAL"
-            attendee.params["ROLE"] = "REQ-PARTICIPANT"
-            attendee.params["PARTSTAT"] = stats.get(email.lower(), "NEEDS-ACTION")
-            attendee.params["RSVP"] = "TRUE"
-            event.add("attendee", attendee)
-    event.add("status", "CANCELLED" if cancel else "CONFIRMED")
-    event.add("transp", "OPAQUE")
+    def event(start: datetime) -> Event:
+        item = Event()
+        item.add("uid", uid)
+        item.add("sequence", sequence)
+        item.add("dtstamp", dtstamp.astimezone(UTC))
+        local = start.astimezone(slot.tz)
+        item.add("dtstart", local)
+        item.add("dtend", (local.astimezone(UTC) + slot.duration).astimezone(slot.tz))
+        item.add("summary", summary)
+        item.add("description", description)
+        item.add("location", video_link)
+        item.add("url", video_link)
+        item.add("organizer", _address(*organizer))
+        if method != "PUBLISH":
+            for name, email in attendees:
+                attendee = _address(name, email)
+                attendee.params["CUTYPE"] = "INDIVIDUAL"
+                attendee.params["ROLE"] = "REQ-PARTICIPANT"
+                attendee.params["PARTSTAT"] = stats.get(email.lower(), "NEEDS-ACTION")
+                attendee.params["RSVP"] = "TRUE"
+                item.add("attendee", attendee)
+        item.add("status", "CANCELLED" if cancel else "CONFIRMED")
+        item.add("transp", "OPAQUE")
+        if not cancel:
+            alarm = Alarm()
+            alarm.add("action", "DISPLAY")
+            alarm.add("description", summary or "Reminder")
+            alarm.add("trigger", timedelta(minutes=-15))
+            item.add_component(alarm)
+        return item
+
+    master = event(slot.first_start)
+    master.add("rrule", vRecur.from_ical(slot.rrule))
+    if skipped:
+        master.add("exdate", [d.astimezone(slot.tz) for d in sorted(skipped)])
+    calendar.add_component(master)
     if not cancel:
-        alarm = Alarm()
-        alarm.add("action", "DISPLAY")
-        alarm.add("description", summary or "Reminder")
-        alarm.add("trigger", timedelta(minutes=-15))
-        event.add_component(alarm)
-    calendar.add_component(event)
+        for original, new_start in sorted(moved):
+            override = event(new_start)
+            override.add("recurrence-id", original.astimezone(slot.tz))
+            calendar.add_component(override)
 
     # The VTIMEZONE spans whole years around the series so that clients which look at the
     # observance before DTSTART (or after UNTIL) still find one.
-    until = slot.until.astimezone(slot.tz)
+    first = slot.first_start.astimezone(slot.tz)
+    until = max([slot.until, *(new for _, new in moved)]).astimezone(slot.tz)
     calendar.add_missing_timezones(
         first_date=date(first.year, 1, 1), last_date=date(until.year + 1, 1, 1)
     )
@@ -130,6 +150,7 @@ class ItipResponse:
     recurrence_id: datetime | None
     sequence: int
     comment: str
+    start: datetime | None = None  # the VEVENT's DTSTART; in a COUNTER, the proposed time
 
 
 def parse_itip(data: str | bytes) -> list[ItipResponse]:
@@ -173,12 +194,13 @@ def _parse(data: str | bytes) -> list[ItipResponse]:
             if not uid:
                 raise IcsError("a VEVENT has no UID, so it cannot be matched to a meeting")
             recurrence_id = _recurrence_id(event)
+            start = _start(event)
             sequence = _int(event.get("SEQUENCE"))
             comment = "\n".join(t for t in (_text(c) for c in _all(event, "COMMENT")) if t)
             attendees = _all(event, "ATTENDEE")
             if not attendees:
                 responses.append(
-                    ItipResponse(method, uid, "", "", recurrence_id, sequence, comment)
+                    ItipResponse(method, uid, "", "", recurrence_id, sequence, comment, start)
                 )
             for attendee in attendees:
                 responses.append(
@@ -190,6 +212,7 @@ def _parse(data: str | bytes) -> list[ItipResponse]:
                         recurrence_id=recurrence_id,
                         sequence=sequence,
                         comment=comment,
+                        start=start,
                     )
                 )
     return responses
@@ -256,3 +279,11 @@ def _recurrence_id(event: Any) -> datetime | None:
     if isinstance(value, date):
         return datetime(value.year, value.month, value.day, tzinfo=UTC)
     raise IcsError(f"RECURRENCE-ID {_text(prop)!r} is not a date or date-time")
+
+
+def _start(event: Any) -> datetime | None:
+    """DTSTART as an aware date-time (floating read as UTC), None when absent or a date."""
+    value = getattr(event.get("DTSTART"), "dt", None)
+    if not isinstance(value, datetime):
+        return None
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)

@@ -19,12 +19,14 @@ from datetime import datetime, time, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
+from agent import reschedule
 from agent.config import Config, Pair
 from agent.ics import IcsError, parse_itip
 from agent.model import InboundMessage, IntentKind, Interpretation, Role
-from agent.planner import Action
-from agent.program import Away, Bounced, Event, Replied
+from agent.planner import Action, Timeline
+from agent.program import Away, Bounced, Event, Moved, PairState, Replied, Skipped
 from agent.replies import interpret
+from agent.reschedule import Decision
 from agent.tokens import read_token
 from agent.when import return_date
 
@@ -54,7 +56,7 @@ class Match:
 class Routed:
     outcome: Outcome
     match: Match
-    event: Event | None = None
+    events: list[Event] = field(default_factory=list)
     log: list[dict[str, Any]] = field(default_factory=list)
     notice: Action | None = None
     reason: str | None = None
@@ -139,11 +141,20 @@ def received_at(msg: InboundMessage, now: datetime) -> datetime:
     return msg.date
 
 
-def route(msg: InboundMessage, found: Match, now: datetime, tz: ZoneInfo) -> Routed:
+def route(
+    msg: InboundMessage,
+    found: Match,
+    now: datetime,
+    tz: ZoneInfo,
+    cfg: Config | None = None,
+    state: PairState | None = None,
+) -> Routed:
     """The outcome for one message and everything it produces.
 
     `tz` is the sender's time zone: dates in the text ("back on Monday",
-    "Friday 3pm") are read in it.
+    "Friday 3pm") are read in it. With the config and the pair's state, a
+    request to move or skip one meeting (or a calendar COUNTER) that fits is
+    carried out instead of being passed to the coordinator.
     """
     at = received_at(msg, now)
     base = {"at": at, "pair": found.pair_id, "by": found.role, "message_id": msg.message_id}
@@ -156,20 +167,89 @@ def route(msg: InboundMessage, found: Match, now: datetime, tz: ZoneInfo) -> Rou
         suspicious = found.pair_id is not None or msg.dmarc_fail
         notice = _notice(msg, found, f"quarantined: {found.problem}") if suspicious else None
         return Routed("quarantined", found, notice=notice, reason=found.problem)
+    context = _MeetingContext.of(cfg, found, state, now)
     if msg.calendar:
-        return _calendar_reply(msg, found, base)
+        return _calendar_reply(msg, found, base, context)
     meaning = interpret(msg.reply_text, context=found.replied_to, now=at, tz=tz)
-    event = Replied(found.role, at, meaning)
+    events: list[Event] = [Replied(found.role, at, meaning)]
     log = _log_entries(meaning, base)
-    human = [
-        _why(meaning, kind, reason) for kind, reason in _FOR_A_HUMAN.items() if meaning.has(kind)
-    ]
+    human = []
+    for kind, reason in _FOR_A_HUMAN.items():
+        if not meaning.has(kind):
+            continue
+        decision = _meeting_request(meaning, kind, found.role, tz, context)
+        if decision and decision.event:
+            events.append(decision.event)
+            log.append({**base, "kind": "meeting_change", "text": _change_text(decision.event)})
+            continue
+        why = _why(meaning, kind, reason)
+        human.append(f"{why}: {decision.reason}" if decision and decision.reason else why)
     if meaning.unsure:
         human.append(f"reply not understood ({meaning.unsure})")
     if human:
         reason = "; ".join(human)
-        return Routed("needs_human", found, event, log, _notice(msg, found, reason), reason)
-    return Routed("applied", found, event, log)
+        return Routed("needs_human", found, events, log, _notice(msg, found, reason), reason)
+    return Routed("applied", found, events, log)
+
+
+@dataclass(frozen=True)
+class _MeetingContext:
+    """What deciding on a meeting change needs: the rules, the pair and its series."""
+
+    cfg: Config
+    pair: Pair
+    state: PairState
+    now: datetime
+    closing: datetime
+
+    @classmethod
+    def of(
+        cls, cfg: Config | None, found: Match, state: PairState | None, now: datetime
+    ) -> _MeetingContext | None:
+        if cfg is None or state is None or found.pair_id is None:
+            return None
+        return cls(cfg, cfg.pair(found.pair_id), state, now, Timeline.of(cfg).closing)
+
+
+def _meeting_request(
+    meaning: Interpretation,
+    kind: IntentKind,
+    role: Role,
+    tz: ZoneInfo,
+    context: _MeetingContext | None,
+) -> Decision | None:
+    """Move or skip a meeting when asked; None for other intents or without a context.
+
+    A reply that asks to reschedule and says it cannot make it is one request: the
+    move, never also a skip.
+    """
+    if context is None or kind not in (IntentKind.RESCHEDULE, IntentKind.SKIP):
+        return None
+    intent = meaning.first(kind)
+    assert intent is not None
+    series = context.state.series
+    if kind == IntentKind.RESCHEDULE:
+        return reschedule.move(
+            context.cfg,
+            context.pair,
+            series,
+            intent.when,
+            by=role,
+            tz=tz,
+            now=context.now,
+            closing=context.closing,
+        )
+    if meaning.has(IntentKind.RESCHEDULE):
+        return Decision(reason="it comes with a reschedule request")
+    return reschedule.skip(series, intent.when, by=role, tz=tz, now=context.now)
+
+
+def _change_text(event: Event) -> str:
+    stamp = "%Y-%m-%d %H:%M %Z"
+    if isinstance(event, Moved):
+        return f"meeting of {event.original:{stamp}} moved to {event.new_start:{stamp}}"
+    assert isinstance(event, Skipped)
+    return f"meeting of {event.original:{stamp}} skipped"
 
 
 def _bounce(msg: InboundMessage, found: Match, base: dict[str, Any]) -> Routed:
@@ -183,7 +263,7 @@ def _bounce(msg: InboundMessage, found: Match, base: dict[str, Any]) -> Routed:
     if found.role and msg.failed_recipients:
         why = msg.bounce_reason or msg.subject or "returned as undeliverable"
         event = Bounced(found.role, msg.failed_recipients[0], why, base["at"])
-        return Routed("bounce", found, event=event, log=log, reason=reason)
+        return Routed("bounce", found, [event], log, reason=reason)
     return Routed("bounce", found, log=log, notice=_notice(msg, found, reason), reason=reason)
 
 
@@ -195,13 +275,21 @@ def _auto_reply(
         return Routed("auto_reply", found, reason=msg.auto_reply)
     back = return_date(f"{msg.subject}\n{msg.reply_text or msg.text}", at, tz)
     text = msg.subject + (f" (back on {back:%Y-%m-%d})" if back else "")
-    event = Away(found.role, datetime.combine(back, time(0), tz)) if back else None
+    events: list[Event] = [Away(found.role, datetime.combine(back, time(0), tz))] if back else []
     entry = {**base, "kind": "auto_reply", "text": text}
-    return Routed("auto_reply", found, event=event, log=[entry], reason=msg.auto_reply)
+    return Routed("auto_reply", found, events, [entry], reason=msg.auto_reply)
 
 
-def _calendar_reply(msg: InboundMessage, found: Match, base: dict[str, Any]) -> Routed:
-    entries = []
+def _calendar_reply(
+    msg: InboundMessage,
+    found: Match,
+    base: dict[str, Any],
+    context: _MeetingContext | None,
+) -> Routed:
+    """iTIP answers are logged per meeting; a COUNTER is a request to move one."""
+    entries: list[dict[str, Any]] = []
+    events: list[Event] = []
+    human: list[str] = []
     for part in msg.calendar:
         try:
             responses = parse_itip(part)
@@ -212,7 +300,32 @@ def _calendar_reply(msg: InboundMessage, found: Match, base: dict[str, Any]) -> 
             when = f" for {response.recurrence_id:%Y-%m-%d}" if response.recurrence_id else ""
             text = f"{response.method} {response.partstat.lower()}{when}"
             entries.append({**base, "kind": "meeting_reply", "text": text})
-    return Routed("calendar", found, log=entries)
+            if response.method != "COUNTER" or found.role is None:
+                continue
+            if context is None:
+                human.append("proposes another time in the calendar")
+                continue
+            decision = reschedule.counter(
+                context.cfg,
+                context.pair,
+                context.state.series,
+                response.recurrence_id,
+                response.start,
+                by=found.role,
+                now=context.now,
+                closing=context.closing,
+            )
+            if decision.event:
+                events.append(decision.event)
+                entries.append(
+                    {**base, "kind": "meeting_change", "text": _change_text(decision.event)}
+                )
+            else:
+                human.append(f"proposes another time in the calendar: {decision.reason}")
+    if human:
+        reason = "; ".join(human)
+        return Routed("needs_human", found, events, entries, _notice(msg, found, reason), reason)
+    return Routed("calendar", found, events, entries)
 
 
 def _why(meaning: Interpretation, kind: IntentKind, reason: str) -> str:

@@ -52,6 +52,14 @@ class Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
 
 
+class Change(Frozen):
+    """One meeting of a series moved or skipped; `new_start` is None for a skip."""
+
+    original: datetime
+    new_start: datetime | None = None
+    by: Role | None = None  # who asked
+
+
 class Series(Frozen):
     """A booked recurring meeting, as stored; `slot()` gives the pure occurrence maths."""
 
@@ -63,6 +71,10 @@ class Series(Frozen):
     interval_weeks: int
     until: datetime
     status: Literal["confirmed", "cancelled"] = "confirmed"
+    # Single meetings that changed, by their original start (see `original_key`):
+    moved: dict[str, datetime] = {}  # -> the new start
+    skipped: list[datetime] = []  # original starts of meetings that will not take place
+    change: Change | None = None  # the latest change, for the update email
 
     @classmethod
     def from_slot(cls, uid: str, slot: SeriesSlot) -> Series:
@@ -89,12 +101,35 @@ class Series(Frozen):
     def duration(self) -> timedelta:
         return timedelta(minutes=self.duration_minutes)
 
+    def meetings(self) -> list[tuple[datetime, datetime]]:
+        """(original start, actual start) of every meeting that takes place, by actual start."""
+        skipped = {original_key(o) for o in self.skipped}
+        out = [
+            (o, self.moved.get(original_key(o), o))
+            for o in self.slot().occurrences()
+            if original_key(o) not in skipped
+        ]
+        return sorted(out, key=lambda pair: pair[1])
+
+    def moved_meetings(self) -> list[tuple[datetime, datetime]]:
+        """(original start, new start) of each moved meeting, for RECURRENCE-ID overrides."""
+        return [(o, start) for o, start in self.meetings() if original_key(o) in self.moved]
+
     def held_before(self, now: datetime) -> list[datetime]:
-        """Occurrences that have ended by `now`."""
-        return [o for o in self.slot().occurrences() if o + self.duration <= now]
+        """Starts of the meetings that have ended by `now`."""
+        return [start for _, start in self.meetings() if start + self.duration <= now]
 
     def next_after(self, now: datetime) -> datetime | None:
-        return next((o for o in self.slot().occurrences() if o >= now), None)
+        return next((start for _, start in self.meetings() if start >= now), None)
+
+    def upcoming(self, now: datetime) -> list[tuple[datetime, datetime]]:
+        """(original, actual) of the meetings that have not started by `now`."""
+        return [(o, start) for o, start in self.meetings() if start > now]
+
+
+def original_key(start: datetime) -> str:
+    """A meeting's identity: its original start in UTC (what RECURRENCE-ID points to)."""
+    return start.astimezone(ZoneInfo("UTC")).strftime("%Y%m%dT%H%M%SZ")
 
 
 class Failure(Frozen):
@@ -191,6 +226,23 @@ class Bounced:
 
 
 @dataclass(frozen=True)
+class Moved:
+    """One meeting moves to `new_start` (a reschedule request or a calendar COUNTER)."""
+
+    original: datetime
+    new_start: datetime
+    by: Role | None = None
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """One meeting will not take place."""
+
+    original: datetime
+    by: Role | None = None
+
+
+@dataclass(frozen=True)
 class Clock:
     """Time passed: closes pairs at the program's end and marks the first meeting held."""
 
@@ -198,7 +250,7 @@ class Clock:
     closing_at: datetime
 
 
-Event = Sent | Booked | Replied | Away | Bounced | Clock
+Event = Sent | Booked | Replied | Away | Bounced | Moved | Skipped | Clock
 
 
 def _with(state: PairState, **changes: object) -> PairState:
@@ -221,6 +273,8 @@ def apply(state: PairState, event: Event) -> PairState:
         return _replied(state, event)
     if isinstance(event, Away):
         return _with(state, away={**state.away, event.role: event.until})
+    if isinstance(event, Moved | Skipped):
+        return _meeting_changed(state, event)
     if isinstance(event, Bounced):
         failure = Failure(address=event.address.lower(), reason=event.reason, at=event.at)
         return _with(state, failing={**state.failing, event.role: failure})
@@ -278,6 +332,28 @@ def _replied(state: PairState, event: Replied) -> PairState:
     if meaning.has(IntentKind.RESUME) and state.stage == Stage.PAUSED:
         return _with(state, stage=state.paused_from or Stage.SCHEDULED, paused_from=None)
     return state
+
+
+def _meeting_changed(state: PairState, event: Moved | Skipped) -> PairState:
+    """A new SEQUENCE of the series with one meeting moved or skipped (RFC 5546 2.1.4)."""
+    series = state.series
+    if series is None or series.status != "confirmed":
+        return state
+    key = original_key(event.original)
+    if isinstance(event, Moved):
+        if series.moved.get(key) == event.new_start:
+            return state
+        update: dict[str, object] = {"moved": {**series.moved, key: event.new_start}}
+        change = Change(original=event.original, new_start=event.new_start, by=event.by)
+    else:
+        if any(original_key(o) == key for o in series.skipped):
+            return state
+        moved = {k: v for k, v in series.moved.items() if k != key}
+        update = {"skipped": [*series.skipped, event.original], "moved": moved}
+        change = Change(original=event.original, by=event.by)
+    update |= {"sequence": series.sequence + 1, "change": change}
+    changed = series.model_copy(update=update)
+    return _with(state, series=changed)
 
 
 def _clock(state: PairState, event: Clock) -> PairState:

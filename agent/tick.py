@@ -81,12 +81,13 @@ def _ingest(
             continue
         try:
             found = match(msg, rt.cfg, rt.token_key, sent)
-            routed: Routed = route(msg, found, now, sender_zone(rt.cfg, found))
+            state = states.get(found.pair_id or "")
+            routed: Routed = route(msg, found, now, sender_zone(rt.cfg, found), rt.cfg, state)
         except Exception as exc:  # a message we cannot handle must not block the ones after it
             log.exception("cannot handle message %s", msg.message_id)
             routed = Routed("quarantined", Match(), reason=f"could not be processed: {exc}")
-        if routed.event and routed.match.pair_id:
-            states[routed.match.pair_id] = apply(states[routed.match.pair_id], routed.event)
+        for event in routed.events if routed.match.pair_id else []:
+            states[routed.match.pair_id] = apply(states[routed.match.pair_id], event)
         for entry in routed.log:
             rt.store.append_log(**entry)
         if routed.notice:

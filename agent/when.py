@@ -94,6 +94,7 @@ class Proposal:
     at: time | None
     same_time: bool  # "same time": keep the meeting's time of day
     text: str  # the words understood, for the coordinator
+    weekday_only: bool = False  # the day was a bare weekday ("Friday"), not a date or "tomorrow"
 
     def resolve(self, tz: ZoneInfo, meeting_time: time | None) -> datetime | None:
         """The proposed start, when both a day and a time are known."""
@@ -116,7 +117,9 @@ def proposed_time(sentence: str, now: datetime, tz: ZoneInfo) -> Proposal | None
     for start in _candidate_starts(rest):
         day, words = _first_day(rest[start:], local_now)
         if day:
-            return Proposal(day, at, same, _phrase(words, at, same))
+            return Proposal(
+                day, at, same, _phrase(words, at, same), _names_a_weekday(words, day, local_now)
+            )
     if at or same:
         return Proposal(None, at, same, _phrase("", at, same))
     return None
@@ -205,6 +208,18 @@ def _parse_day(phrase: str, local_now: datetime) -> date | None:
     if parsed is None or parsed.date() < local_now.date():
         return None
     return parsed.date()
+
+
+def _names_a_weekday(phrase: str, day: date, local_now: datetime) -> bool:
+    """Whether `phrase` is a bare weekday: read three days later, it still gives that weekday.
+
+    "Friday" passes; "tomorrow", "next week" and dates do not. Which week a bare
+    weekday means is then up to the caller (the week of the meeting being moved).
+    """
+    if any(ch.isdigit() for ch in phrase):
+        return False
+    later = _parse_day(phrase, local_now + timedelta(days=3))
+    return later is not None and later.weekday() == day.weekday()
 
 
 def _next_day_month(day: int, month: int, today: date) -> date | None:

@@ -94,6 +94,7 @@ MEETING: dict[str, Any] = {
     "until": "Tuesday 25 May 2027",
     "video_link": VIDEO_LINK,
     "backup_channel": BACKUP,
+    "change": None,
 }
 
 PARTICIPANT_TEMPLATES = (

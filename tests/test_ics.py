@@ -370,7 +370,11 @@ def test_outlook_reply_with_windows_zone_and_comment() -> None:
         recurrence_id=None,
         sequence=1,
         comment="Ich komme eventuell 5 Minuten später.",
+        start=response.start,
     )
+    # the Windows zone name is resolved: 14:00 W. Europe Standard Time in March is 13:00 UTC
+    assert response.start is not None
+    assert response.start.astimezone(UTC) == datetime(2027, 3, 1, 13, 0, tzinfo=UTC)
 
 
 def test_outlook_declines_one_occurrence() -> None:

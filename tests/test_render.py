@@ -194,6 +194,43 @@ def test_invitation_shows_both_times(renderer: Renderer) -> None:
     assert MEETING["backup_channel"] in text
 
 
+@pytest.mark.parametrize(
+    ("change", "subject", "line"),
+    [
+        (
+            {
+                "kind": "moved",
+                "original": "Tuesday 16 March 2027 at 09:00",
+                "new": "Thursday 18 March 2027 at 10:00",
+                "by": "Daniel",
+            },
+            "meeting of Tuesday 16 March 2027 at 09:00 moved",
+            "At Daniel's request, the meeting of Tuesday 16 March 2027 at 09:00 moves to "
+            "Thursday 18 March 2027 at 10:00 (your time).",
+        ),
+        (
+            {
+                "kind": "skipped",
+                "original": "Tuesday 16 March 2027 at 09:00",
+                "new": "",
+                "by": "you",
+            },
+            "meeting of Tuesday 16 March 2027 at 09:00 cancelled",
+            "As you asked, the meeting of Tuesday 16 March 2027 at 09:00 is cancelled.",
+        ),
+    ],
+)
+def test_updated_invitation_says_what_changed(
+    renderer: Renderer, change: dict[str, str], subject: str, line: str
+) -> None:
+    ctx = context_for("invitation")
+    ctx["meeting"] = {**ctx["meeting"], "change": change}
+    email = renderer.render("invitation", ctx)
+    assert email.subject.startswith("Updated invitation") and subject in email.subject
+    assert line in " ".join(email.text.split())
+    assert "are booked" not in email.text
+
+
 def test_follow_up_lists_goals_numbered_and_asks_rating(renderer: Renderer) -> None:
     text = renderer.render("follow_up", context_for("follow_up")).text
     assert "1. Prepare for a move into a team-lead role" in text
