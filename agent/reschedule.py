@@ -11,8 +11,9 @@ for a time that does not work.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from agent.config import Config, Pair, Participant
@@ -22,6 +23,7 @@ from agent.timefmt import format_hours
 from agent.when import Proposal
 
 MIN_NOTICE = timedelta(hours=1)  # a meeting is not moved to a time this close
+_WEEK = re.compile(r"(?i)week|woche|semaine|semana|settimana|vecka|tydzie|週|周")
 
 
 @dataclass(frozen=True)
@@ -97,11 +99,21 @@ def skip(
     if isinstance(upcoming, str):
         return Decision(reason=upcoming)
     if proposal is not None and proposal.day is not None:
-        on_day = [o for o, start in upcoming if start.astimezone(tz).date() == proposal.day]
-        if not on_day:
-            return Decision(reason=f"there is no meeting on {proposal.day:%A %d %B}")
-        return Decision(Skipped(on_day[0], by))
+        day = proposal.day
+        on_day = [o for o, start in upcoming if start.astimezone(tz).date() == day]
+        # "skip next week": the one meeting in that week
+        week = [o for o, start in upcoming if _week(start.astimezone(tz).date()) == _week(day)]
+        names_week = bool(_WEEK.search(proposal.text))
+        chosen = on_day or (week if names_week and len(week) == 1 else [])
+        if not chosen:
+            return Decision(reason=f"there is no meeting on {day:%A %d %B}")
+        return Decision(Skipped(chosen[0], by))
     return Decision(Skipped(upcoming[0][0], by))
+
+
+def _week(day: date) -> tuple[int, int]:
+    year, week, _ = day.isocalendar()
+    return year, week
 
 
 def _upcoming(series: Series | None, now: datetime) -> list[tuple[datetime, datetime]] | str:
