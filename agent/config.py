@@ -164,6 +164,9 @@ class Meetings(Strict):
     video_link: str = "https://meet.jit.si/{program}-{pair}"  # {program} and {pair} are filled in
     backup_channel: str = "a phone call or a chat message"
     min_notice: Duration = timedelta(days=2)  # first meeting no sooner than this after booking
+    # How many meeting times to offer the pair by email; they reply with the number they
+    # prefer. 1 books the best time straight away.
+    offer: Annotated[int, Field(ge=1, le=5)] = 1
 
     @field_validator("every")
     @classmethod

@@ -125,6 +125,19 @@ def participant_context(
     meetings, agreement = cfg.cadence.meetings, cfg.cadence.agreement
     extra = dict(extra or {})
     occurrence = extra.pop("occurrence", None)
+    if "options" in extra:
+        extra["options"] = [
+            {
+                "number": number,
+                "when": option.slot().describe(me.timezone),
+                "other_when": option.slot().describe(other.timezone),
+                "first": at_local(option.first_start, me.timezone),
+            }
+            for number, option in enumerate(extra["options"], 1)
+        ]
+        # the planner books option 1 when nobody has picked one by then
+        answer_by = now + cfg.cadence.agreement.reminder_after
+        extra["answer_by"] = long_date(answer_by.astimezone(me.timezone))
     context = base_context(cfg, now, views[role])
     context.update(
         pair={"id": pair.id, "goals": list(state.goals or pair.goals)},

@@ -99,6 +99,8 @@ class Executor:
         pair = self.cfg.pair(action.pair_id) if action.pair_id else None
         state = states.get(action.pair_id) if action.pair_id else None
         extra = dict(action.extra)
+        if action.options:
+            extra["options"] = action.options
         if action.kind == "closure" and pair:
             extra["progress"] = self._progress(pair.id)
             extra["meetings_held"] = (
@@ -210,7 +212,7 @@ class Executor:
                 self.mailbox.send(outgoing.message)
             self.store.record_action(action.key, status="done", done_at=now, to=outgoing.to[1])
         sequence = action.series.sequence if action.series else None
-        return Sent(action.kind, action.role, now, sequence=sequence)
+        return Sent(action.kind, action.role, now, sequence=sequence, options=action.options)
 
     def _calendar_action(self, action: Action, now: datetime, dry_run: bool) -> Event | None:
         series = action.series

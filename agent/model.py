@@ -36,6 +36,7 @@ class IntentKind(StrEnum):
     RESUME = "resume"  # resumes after a pause
     STOP = "stop"  # leaves the program
     QUESTION = "question"  # asks the program office something; Intent.text
+    CHOICE = "choice"  # picks one of the offered meeting times; Intent.value (1-based)
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,7 @@ class Action:
     extra: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
     series: Series | None = None  # book: the series to book; emails: the series to attach
     method: str | None = None  # "REQUEST" or "CANCEL" when the email carries the series
+    options: tuple[Series, ...] = ()  # the meeting times an email offers to choose from
 
     def describe(self) -> str:
         who = self.role or ("coordinator" if self.template else "calendar")
@@ -137,7 +138,10 @@ def plan_pair(
     if state.stage in BEFORE_AGREEMENT:
         _agreement(plan, cfg, state, now)
     elif state.stage == Stage.AGREED and state.series is None:
-        _book(plan, cfg, now, busy)
+        if cfg.cadence.meetings.offer > 1:
+            _offer(plan, cfg, state, now, busy)
+        else:
+            _book(plan, cfg, now, busy)
     if state.series and state.series.status == "confirmed" and state.stage != Stage.PAUSED:
         for role in ROLES:
             if state.invited.get(role, -1) < state.series.sequence:
@@ -200,7 +204,9 @@ def _agreement(plan: _Plan, cfg: Config, state: PairState, now: datetime) -> Non
             )
 
 
-def search_series(cfg: Config, pair: Pair, now: datetime, busy: Busy = ()) -> SlotSearch:
+def search_series(
+    cfg: Config, pair: Pair, now: datetime, busy: Busy = (), *, count: int = 1
+) -> SlotSearch:
     """The meeting series the slot finder proposes for a pair if it were booked at `now`."""
     meetings = cfg.cadence.meetings
     timeline = Timeline.of(cfg)
@@ -215,6 +221,7 @@ def search_series(cfg: Config, pair: Pair, now: datetime, busy: Busy = ()) -> Sl
         preferred_days=meetings.preferred_days,
         busy=busy,
         anchors=anchors,
+        count=count,
     )
 
 
@@ -229,6 +236,34 @@ def _book(plan: _Plan, cfg: Config, now: datetime, busy: Busy) -> None:
             template="coordinator_escalation",
             extra={"reason": "no_slot", "explanation": search.explanation or "no common time"},
         )
+
+
+def _offer(plan: _Plan, cfg: Config, state: PairState, now: datetime, busy: Busy) -> None:
+    """Offer a few meeting times by email, then book the one picked.
+
+    Without an answer within `agreement.reminder_after`, the first (best) option is
+    booked, as the email says. A picked option whose first meeting is too close by
+    now starts at its next meeting instead.
+    """
+    if not state.offered:
+        search = search_series(cfg, plan.pair, now, busy, count=cfg.cadence.meetings.offer)
+        if not search.slots:
+            _book(plan, cfg, now, busy)  # the same escalation as when booking directly
+            return
+        uid = series_uid(cfg, plan.pair)
+        options = tuple(Series.from_slot(uid, slot) for slot in search.slots)
+        for role in ROLES:
+            plan.email("slot_options", role, options=options)
+        return
+    waited = now - (state.offered_at or now)
+    if state.chosen is None and waited < cfg.cadence.agreement.reminder_after:
+        return
+    picked = state.offered[(state.chosen or 1) - 1]
+    series = picked.starting_from(now + cfg.cadence.meetings.min_notice)
+    if series is None:
+        _book(plan, cfg, now, busy)
+    else:
+        plan.calendar("book", series)
 
 
 def _meetings(plan: _Plan, cfg: Config, state: PairState, now: datetime) -> None:

@@ -75,6 +75,11 @@ def preview(
     extra = dict(_SAMPLE_EXTRAS.get(template, {}))
     if template == "follow_up" and state.series:
         extra["occurrence"] = state.series.first_start
+    if template == "slot_options":
+        offer = max(cfg.cadence.meetings.offer, 3)
+        found = search_series(cfg, pair, max(now, Timeline.of(cfg).opens), count=offer)
+        uid = series_uid(cfg, pair)
+        extra["options"] = tuple(Series.from_slot(uid, slot) for slot in found.slots)
     if template == "digest":
         context = coordinator_context(
             cfg,

@@ -111,6 +111,11 @@ class Series(Frozen):
         ]
         return sorted(out, key=lambda pair: pair[1])
 
+    def starting_from(self, earliest: datetime) -> Series | None:
+        """This series begun at its first meeting on or after `earliest` (None if none)."""
+        start = next((o for o in self.slot().occurrences() if o >= earliest), None)
+        return None if start is None else self.model_copy(update={"first_start": start})
+
     def moved_meetings(self) -> list[tuple[datetime, datetime]]:
         """(original start, new start) of each moved meeting, for RECURRENCE-ID overrides."""
         return [(o, start) for o, start in self.meetings() if original_key(o) in self.moved]
@@ -157,6 +162,9 @@ class PairState(Frozen):
     paused_from: Stage | None = None
     closing_reason: str | None = None
     closure_sent: dict[Role, datetime] = {}
+    offered: list[Series] = []  # meeting times offered to choose from (cadence.meetings.offer)
+    offered_at: datetime | None = None
+    chosen: int | None = None  # 1-based: the offered time the pair picked
     away: dict[Role, datetime] = {}  # out of office until, from an auto-reply
     failing: dict[Role, Failure] = {}  # the address that bounced
 
@@ -193,6 +201,7 @@ class Sent:
     role: Role | None
     at: datetime
     sequence: int | None = None  # for emails carrying the series: the SEQUENCE they carried
+    options: tuple[Series, ...] = ()  # for the email offering meeting times: what it offered
 
 
 @dataclass(frozen=True)
@@ -291,6 +300,8 @@ def _sent(state: PairState, event: Sent) -> PairState:
         if stage in (Stage.INVITED, Stage.ONBOARDING):
             stage = Stage.AGREEMENT_PENDING
         return _with(state, agreement_sent=_put(state.agreement_sent, role, at), stage=stage)
+    if event.kind == "slot_options" and event.options and not state.offered:
+        return _with(state, offered=list(event.options), offered_at=at)
     if event.kind == "cancel_series" and state.series and state.series.status != "cancelled":
         cancelled = {"status": "cancelled", "sequence": state.series.sequence + 1}
         return _with(state, series=state.series.model_copy(update=cancelled))
@@ -325,6 +336,9 @@ def _replied(state: PairState, event: Replied) -> PairState:
             state = _with(state, stage=Stage.AGREED)
     elif meaning.has(IntentKind.DECLINE) and role not in state.agreed:
         state = _with(state, declined=_put(state.declined, role, at))
+    choice = meaning.first(IntentKind.CHOICE)
+    if choice and choice.value and state.chosen is None and choice.value <= len(state.offered):
+        state = _with(state, chosen=choice.value)  # the first answer wins
     if meaning.has(IntentKind.STOP):
         return _with(state, stage=Stage.CLOSING, closing_reason=f"{role} left the program")
     if meaning.has(IntentKind.PAUSE) and state.stage != Stage.PAUSED:

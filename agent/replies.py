@@ -257,6 +257,22 @@ _ESTIMATES: tuple[tuple[int, str], ...] = (
     ),
 )
 _ESTIMATE_RES = tuple((pct, re.compile(rx, re.IGNORECASE)) for pct, rx in _ESTIMATES)
+# Picking one of the offered meeting times: "2", "Option 2", "the second one", "die zweite".
+_CHOICE_NUMBER = re.compile(
+    r"\b(?:option|choice|number|no\.|nr\.?|nummer|numéro|número|opción|opção|opzione|optie"
+    r"|alternativ[e]?|wariant|slot)\s*#?\s*(?P<n>[1-9])\b|#(?P<n2>[1-9])\b"
+    r"|^\W{0,3}(?P<n3>[1-9])(?![\d/:.,]\d)(?:\W|$)",
+    re.IGNORECASE | re.MULTILINE,
+)
+_ORDINALS = {
+    1: r"first|1st|erste|premier|première|primera|primero|primeira|prima|eerste|första|pierwsz\w*",
+    2: r"second|2nd|zweite|deuxième|segunda|segundo|seconda|tweede|andra|drug\w*",
+    3: r"third|3rd|dritte|troisième|tercera|tercero|terceira|terza|derde|tredje|trzeci\w*",
+}
+_CHOICE_WORDS = tuple(
+    (n, re.compile(rf"\b(?:the|die|den|das|la|le|el|a|o|de)\s+(?:{words})\b", re.IGNORECASE))
+    for n, words in _ORDINALS.items()
+)
 _PERCENT = re.compile(r"(?<![\d.])(?P<n>\d{1,3})\s*%")
 _SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?]+|$)", re.MULTILINE)
 _COMMAND_KINDS = (
@@ -315,6 +331,10 @@ def interpret(
         intents.append(rating)
     if rating_problem:
         reasons.append(rating_problem)
+    if context == "slot_options":
+        choice = _choice(masked)
+        if choice:
+            intents.append(Intent(IntentKind.CHOICE, text=f"option {choice}", value=choice))
     intents.extend(_commands(text, masked, now, tz))
     per_goal = list(_goal_progress(masked, text))
     intents.extend(per_goal)
@@ -465,6 +485,16 @@ def _commands(text: str, masked: str, now: datetime | None, tz: ZoneInfo | None)
                 when = proposed_time(sentence, now, tz)
             intents.append(Intent(kind, text=sentence, when=when))
     return intents
+
+
+def _choice(text: str) -> int | None:
+    """The number of the offered meeting time picked, from the first one the text names."""
+    found = [
+        (m.start(), int(next(g for g in m.group("n", "n2", "n3") if g)))
+        for m in _CHOICE_NUMBER.finditer(text)
+    ]
+    found += [(m.start(), n) for n, rx in _CHOICE_WORDS for m in rx.finditer(text)]
+    return min(found)[1] if found else None
 
 
 def _estimate(text: str) -> int | None:

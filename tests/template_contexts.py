@@ -101,6 +101,7 @@ PARTICIPANT_TEMPLATES = (
     "welcome",
     "agreement",
     "agreement_reminder",
+    "slot_options",
     "invitation",
     "follow_up",
     "check_in",
@@ -126,6 +127,24 @@ def _participant(meeting: bool = True) -> dict[str, Any]:
 
 
 def _extras(name: str) -> dict[str, Any]:
+    if name == "slot_options":
+        return {
+            "options": [
+                {
+                    "number": 1,
+                    "when": "every Tuesday at 09:00–09:45 (America/New_York)",
+                    "other_when": "every Tuesday at 15:00–15:45 (Africa/Lagos)",
+                    "first": "Tuesday 2 March 2027 at 09:00",
+                },
+                {
+                    "number": 2,
+                    "when": "every Thursday at 10:30–11:15 (America/New_York)",
+                    "other_when": "every Thursday at 16:30–17:15 (Africa/Lagos)",
+                    "first": "Thursday 4 March 2027 at 10:30",
+                },
+            ],
+            "answer_by": "Friday 26 February 2027",
+        }
     if name == "agreement_reminder":
         return {"reminder_number": 2, "other_agreed": True}
     if name == "check_in":
