@@ -418,3 +418,30 @@ def test_without_a_clock_no_date_is_read() -> None:
 def test_a_huge_reply_goes_to_a_person_unread() -> None:
     result = interpret("I agree. " + "lorem ipsum dolor " * 5000)
     assert result.intents == () and "too long" in (result.unsure or "")
+
+
+# --------------------------------------------------------------------------- picking a time
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("2", 2),
+        ("2 please!", 2),
+        ("Option 3 works for me.", 3),
+        ("#1", 1),
+        ("Let's go with the second one.", 2),
+        ("Die zweite, bitte.", 2),
+        ("Je préfère la troisième.", 3),
+        ("Me viene mejor la primera.", 1),
+    ],
+)
+def test_choice_of_an_offered_time(text: str, value: int) -> None:
+    result = interpret(text, context="slot_options")
+    assert result.first(K.CHOICE).value == value and result.unsure is None
+
+
+def test_a_choice_counts_only_in_answer_to_the_offer() -> None:
+    assert not interpret("2", context="follow_up").has(K.CHOICE)
+    assert not interpret("I'd rate it 4/5", context="slot_options").has(K.CHOICE)
+    assert interpret("Either works, you choose.", context="slot_options").unsure
