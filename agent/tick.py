@@ -20,11 +20,13 @@ import time as clock
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from agent.config import Pair
 from agent.executor import Executor
 from agent.inbound import parse_message
 from agent.ingest import Match, Routed, match, route, sender_zone
+from agent.model import ROLES
 from agent.planner import Action, Timeline, plan_pair, plan_program
-from agent.program import Bounced, Clock, PairState, apply
+from agent.program import Bounced, Clock, PairState, Stage, apply
 from agent.runtime import Runtime
 from connectors.base import ConnectorError, DeliveryRefused, Outcome, RawMessage
 
@@ -128,8 +130,13 @@ def run_tick(rt: Runtime, now: datetime, *, dry_run: bool = False) -> TickReport
     states = {pid: apply(state, Clock(now, closing)) for pid, state in states.items()}
     executor = Executor(cfg, store, rt.mailbox, rt.calendar, rt.renderer, rt.token_key)
     attempted: set[str] = set()
+    busy = _BusyTimes(report)
     for _ in range(MAX_ROUNDS):
-        planned = notices + [a for p in cfg.pairs for a in plan_pair(cfg, p, states[p.id], now)]
+        planned = notices + [
+            a
+            for p in cfg.pairs
+            for a in plan_pair(cfg, p, states[p.id], now, busy.get(rt, p, states[p.id], now))
+        ]
         planned += plan_program(cfg, now)
         notices = []
         todo = [a for a in planned if a.key not in attempted and not executor.is_settled(a)]
@@ -181,6 +188,31 @@ def run_tick(rt: Runtime, now: datetime, *, dry_run: bool = False) -> TickReport
         except (ConnectorError, OSError) as exc:
             report.errors.append(f"mailbox: cannot move handled message {raw.ref}: {exc}")
     return report
+
+
+class _BusyTimes:
+    """Both participants' busy times, asked of the calendar once per tick, only for pairs
+    about to get a meeting time. A calendar that cannot answer is reported, and the
+    pair is planned as if both were free (the invitation can still be declined)."""
+
+    def __init__(self, report: TickReport) -> None:
+        self.report = report
+        self.known: dict[str, list[tuple[datetime, datetime]]] = {}
+
+    def get(
+        self, rt: Runtime, pair: Pair, state: PairState, now: datetime
+    ) -> list[tuple[datetime, datetime]]:
+        if state.stage != Stage.AGREED or state.series is not None:
+            return []
+        if pair.id not in self.known:
+            emails = [rt.cfg.participant(getattr(pair, r)).email for r in ROLES]
+            try:
+                found = rt.calendar.busy(emails, now, Timeline.of(rt.cfg).closing)
+            except (ConnectorError, OSError) as exc:
+                self.report.errors.append(f"calendar: cannot read busy times for {pair.id}: {exc}")
+                found = {}
+            self.known[pair.id] = sorted(i for intervals in found.values() for i in intervals)
+        return self.known[pair.id]
 
 
 def _save(rt: Runtime, states: dict[str, PairState], saved: dict[str, PairState]) -> None:

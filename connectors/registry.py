@@ -20,7 +20,10 @@ _TABLE: dict[str, dict[str, str]] = {
         "maildir": "connectors.maildir:MaildirMailbox",
         "imap": "connectors.imap:ImapMailbox",
     },
-    "calendar": {"ics": "connectors.ics_files:IcsCalendar"},
+    "calendar": {
+        "ics": "connectors.ics_files:IcsCalendar",
+        "caldav": "connectors.caldav:CalDavCalendar",
+    },
 }
 
 
