@@ -15,9 +15,8 @@ from tests.test_lifecycle_e2e import BERLIN, Program, at, gmail_reply
 ANA, BEN = "ana@example.org", "Ben.Becker@example.net"
 
 
-@pytest.fixture
-def booked(tmp_path: Path, cli) -> Program:
-    program = Program(tmp_path, cli)
+def both_agree(program: Program) -> Program:
+    """ana-ben onboarded on 15 February, both agree by noon, and the next morning's tick."""
     program.tick("2027-02-15T09:00")
     for who, name in ((ANA, "Ana Alvarez"), (BEN, "Ben Becker")):
         original = program.only(who, "agreement")
@@ -25,6 +24,12 @@ def booked(tmp_path: Path, cli) -> Program:
             gmail_reply(original, f"{name} <{who}>", "I agree.", at("2027-02-15T12:00"))
         )
     program.tick("2027-02-16T09:00")
+    return program
+
+
+@pytest.fixture
+def booked(tmp_path: Path, cli) -> Program:
+    program = both_agree(Program(tmp_path, cli))
     assert program.status("2027-02-16T09:00")["ana-ben"]["stage"] == "scheduled"
     return program
 

@@ -9,8 +9,7 @@ import icalendar
 import pytest
 
 from tests.test_lifecycle_e2e import Program, at, gmail_reply
-
-ANA, BEN = "ana@example.org", "Ben.Becker@example.net"
+from tests.test_reschedule_e2e import ANA, BEN, both_agree
 
 
 @pytest.fixture
@@ -22,14 +21,7 @@ def offered(tmp_path: Path, cli) -> Program:
         ),
         encoding="utf-8",
     )
-    program.tick("2027-02-15T09:00")
-    for who, name in ((ANA, "Ana Alvarez"), (BEN, "Ben Becker")):
-        original = program.only(who, "agreement")
-        program.deliver(
-            gmail_reply(original, f"{name} <{who}>", "I agree.", at("2027-02-15T12:00"))
-        )
-    program.tick("2027-02-16T09:00")
-    return program
+    return both_agree(program)
 
 
 def _options(program: Program, who: str) -> list[str]:
