@@ -22,6 +22,7 @@ from email import message_from_bytes, policy
 from email.header import decode_header
 from email.message import Message
 from email.utils import getaddresses, parsedate_to_datetime
+from functools import cache, cached_property
 from html.parser import HTMLParser
 
 from agent.model import InboundMessage
@@ -1024,16 +1025,173 @@ _LANGUAGES: dict[str, _Language] = {
 }
 
 
-def _alternatives(pick: Callable[[_Language], tuple[str, ...]], *, phrases: bool = False) -> str:
-    """One regex alternation of a table column over all languages."""
+def _column(pick: Callable[[_Language], tuple[str, ...]], *, phrases: bool = False) -> list[str]:
+    """A table column over all languages, without repeats."""
     items = [item for language in _LANGUAGES.values() for item in pick(language)]
     if phrases:
         items = [item.replace(" ", r"\s+") for item in items]
-    return "|".join(f"(?:{item})" for item in dict.fromkeys(items))
+    return list(dict.fromkeys(items))
 
 
-_ATTRIBUTION = re.compile(
-    rf"(?:{_alternatives(lambda lang: lang.quote_headers)})\s?[:：]", re.IGNORECASE
+def _alternatives(pick: Callable[[_Language], tuple[str, ...]], *, phrases: bool = False) -> str:
+    """One regex alternation of a table column over all languages."""
+    return "|".join(f"(?:{item})" for item in _column(pick, phrases=phrases))
+
+
+# ---- Trying only the alternatives that can start a line
+#
+# sre tries the alternatives of a case-insensitive alternation one after the
+# other, about 0.1 µs each even when the first character already rules them
+# out, and the patterns built from the tables have dozens. A `_LineStartIndex`
+# splits them by the characters they can start with, read off their text
+# (`_starts`), so an ASCII line meets only the few that can start it.
+
+# One atom of a pattern: an escape, a character class, or a character (parentheses too).
+_ATOM = re.compile(r"\\.|\[\^?\]?(?:\\.|[^\]\\])*\]|.", re.DOTALL)
+_QUANTIFIER = re.compile(r"(?:[?*+]|\{\d*(?:,\d*)?\})[?+]?")
+# Atoms that match exactly one character: a class, a class escape such as `\d`,
+# an escaped symbol, or a character that is not an anchor.
+_ONE_CHARACTER = re.compile(r"\[.+\]|\\[dDsSwW]|\\\W|[^\\^$]", re.DOTALL)
+_ASCII = [chr(code) for code in range(128)]
+
+
+def _branches(pattern: str) -> list[list[tuple[str, str]]]:
+    """The top-level alternatives of `pattern`, each a list of (atom, quantifier).
+
+    Here a group, up to its closing parenthesis, is one atom too.
+    """
+    branches: list[list[tuple[str, str]]] = [[]]
+    pos = 0
+    while pos < len(pattern):
+        end = _atom_end(pattern, pos)
+        atom = pattern[pos:end]
+        if atom == "|":
+            branches.append([])
+            pos = end
+            continue
+        quantifier = _QUANTIFIER.match(pattern, end)
+        pos = quantifier.end() if quantifier else end
+        branches[-1].append((atom, pattern[end:pos]))
+    return branches
+
+
+def _atom_end(pattern: str, pos: int) -> int:
+    """Where the atom at `pos` ends; a group ends after its closing parenthesis."""
+    depth = 0
+    while True:
+        atom = _ATOM.match(pattern, pos)
+        if atom is None:
+            raise ValueError(f"unbalanced parentheses in {pattern!r}")
+        depth += {"(": 1, ")": -1}.get(atom.group(), 0)
+        pos = atom.end()
+        if depth <= 0:
+            return pos
+
+
+def _at_least_once(quantifier: str) -> bool:
+    """Whether an atom with this quantifier ("" for none) matches at least once."""
+    return quantifier[:1] in ("", "+") or bool(re.match(r"\{[1-9]", quantifier))
+
+
+@cache
+def _ascii_matches(atom: str) -> frozenset[str]:
+    """The ASCII characters a one-character atom matches case-insensitively.
+
+    Asked of sre itself, so its case folding holds: "ſ" matches "s", the
+    Kelvin sign "k", "写" nothing.
+    """
+    return frozenset(filter(re.compile(atom, re.IGNORECASE).fullmatch, _ASCII))
+
+
+def _starts(pattern: str) -> frozenset[str] | None:
+    """The characters a case-insensitive match of `pattern` in ASCII text can start with.
+
+    None when the text of the pattern does not tell, or a match may start with
+    a blank. Understood at the start of an alternative: `\\b`, atoms of one
+    character (a character, a class, a class escape) and non-capturing groups,
+    optional ones followed by more. An alternative that needs a character that
+    no ASCII one matches, such as a CJK character, adds nothing.
+    """
+    found: set[str] = set()
+    for branch in _branches(pattern):
+        if any(_at_least_once(q) and _matches_no_ascii(atom) for atom, q in branch):
+            continue
+        first = _branch_starts(branch)
+        if first is None:
+            return None
+        found |= first
+    return frozenset(found)
+
+
+def _matches_no_ascii(atom: str) -> bool:
+    return not atom.isascii() and bool(_ONE_CHARACTER.fullmatch(atom)) and not _ascii_matches(atom)
+
+
+def _branch_starts(branch: list[tuple[str, str]]) -> frozenset[str] | None:
+    found: set[str] = set()
+    for atom, quantifier in branch:
+        if atom == r"\b":  # zero-width
+            continue
+        if atom.startswith("(?:"):
+            first = _starts(atom[3:-1])
+        elif _ONE_CHARACTER.fullmatch(atom):
+            first = _ascii_matches(atom)
+            if any(char.isspace() for char in first):
+                return None
+        else:
+            return None
+        if first is None:
+            return None
+        found |= first
+        if _at_least_once(quantifier):
+            return frozenset(found)
+    return None  # the alternative may match nothing
+
+
+class _LineStartIndex:
+    """A case-insensitive pattern `(?:<alternatives>)<suffix>`, split by first character.
+
+    With `after_blanks` the pattern is `^\\s*(?:<alternatives>)<suffix>`. Either
+    way an alternative that `_starts` knows can only match from the first
+    non-blank character of an ASCII text, so for such a text the alternatives
+    that cannot start with that character are left out. `match` answers as the
+    whole pattern's `match` would, in truth value. The pattern for each first
+    character is compiled when first needed.
+    """
+
+    def __init__(self, alternatives: list[str], suffix: str = "", *, after_blanks: bool) -> None:
+        self._alternatives = list(dict.fromkeys(alternatives))
+        self._prefix = r"^\s*" if after_blanks else ""
+        self._suffix = suffix
+        # first non-blank character of an ASCII text (None: of any other) -> its pattern
+        self._patterns: dict[str | None, re.Pattern[str] | None] = {}
+
+    def match(self, text: str) -> bool:
+        key = text.lstrip()[:1] if text.isascii() else None
+        try:
+            pattern = self._patterns[key]
+        except KeyError:
+            pattern = self._patterns[key] = self._compile(key)
+        return pattern is not None and pattern.match(text) is not None
+
+    @cached_property
+    def _first_chars(self) -> dict[str, frozenset[str] | None]:
+        return {alternative: _starts(alternative) for alternative in self._alternatives}
+
+    def _compile(self, key: str | None) -> re.Pattern[str] | None:
+        chosen = [
+            f"(?:{alternative})"
+            for alternative, chars in self._first_chars.items()
+            if key is None or chars is None or key in chars
+        ]
+        if not chosen:
+            return None
+        return re.compile(f"{self._prefix}(?:{'|'.join(chosen)}){self._suffix}", re.IGNORECASE)
+
+
+# Matched against whole (joined) lines: the `\Z` makes `match` a `fullmatch`.
+_ATTRIBUTION = _LineStartIndex(
+    _column(lambda lang: lang.quote_headers), r"\s?[:：]\Z", after_blanks=False
 )
 _WROTE = _alternatives(lambda lang: lang.wrote)
 # "Ana Silva <ana@example.org> wrote:" (Thunderbird), never wrapped.
@@ -1046,36 +1204,46 @@ _NAMED_ATTRIBUTION = re.compile(
 )
 # Outlook's reply header block, e.g. "From: / Sent: / To: / Subject:", localized;
 # "*From:*" is the plain-text rendering of the bold HTML labels.
-_FROM_LABEL = _alternatives(lambda lang: lang.header_from, phrases=True)
-_FIELD_LABEL = _alternatives(lambda lang: lang.header_fields, phrases=True)
-_HEADER_FROM = re.compile(rf"^\*?(?:{_FROM_LABEL})\s?(?::\*?\s|：)", re.IGNORECASE)
-_HEADER_FIELD = re.compile(rf"^\*?(?:{_FIELD_LABEL})\s?(?::\*?(?:\s|$)|：)", re.IGNORECASE)
+_HEADER_FROM = _LineStartIndex(
+    [rf"\*?(?:{label})" for label in _column(lambda lang: lang.header_from, phrases=True)],
+    r"\s?(?::\*?\s|：)",
+    after_blanks=False,
+)
+_HEADER_FIELD = _LineStartIndex(
+    [rf"\*?(?:{label})" for label in _column(lambda lang: lang.header_fields, phrases=True)],
+    r"\s?(?::\*?(?:\s|$)|：)",
+    after_blanks=False,
+)
 # Outlook on phones puts the whole block on one line: "From: Ana Sent: ... To: ...".
-_INLINE_FIELD = re.compile(rf"\s\*?(?:{_FIELD_LABEL})\s?(?::\*?\s|：)", re.IGNORECASE)
-_SEPARATOR = re.compile(
-    r"^\s*(?:_{8,}"  # Outlook / mailing-list footer
-    rf"|-{{2,}}\s*(?:{_alternatives(lambda lang: lang.separators, phrases=True)})\s*-{{2,}}"
-    rf"|(?:{_alternatives(lambda lang: lang.forwarded, phrases=True)})\s?[:：])\s*$",
+_INLINE_FIELD = re.compile(
+    rf"\s\*?(?:{_alternatives(lambda lang: lang.header_fields, phrases=True)})\s?(?::\*?\s|：)",
     re.IGNORECASE,
+)
+# A line of its own; each ends with "_", "-" or a colon (`_cut_at_boundary` relies on it).
+_SEPARATOR = _LineStartIndex(
+    [
+        r"_{8,}",  # Outlook / mailing-list footer
+        rf"-{{2,}}\s*(?:{_alternatives(lambda lang: lang.separators, phrases=True)})\s*-{{2,}}",
+        *(rf"(?:{line})\s?[:：]" for line in _column(lambda lang: lang.forwarded, phrases=True)),
+    ],
+    r"\s*$",
+    after_blanks=True,
 )
 _SIG_DELIMITER = re.compile(r"^--\s?$")
-_MOBILE_SIGNATURE = re.compile(
-    rf"^\s*(?:{_alternatives(lambda lang: lang.mobile)})[.!。]?\s*$", re.IGNORECASE
-)
-_DISCLAIMER = re.compile(rf"^\s*(?:{_alternatives(lambda lang: lang.disclaimers)})", re.IGNORECASE)
-# A separator or an Outlook "From:" line: one regex call per line in _cut_at_boundary.
-_BOUNDARY = re.compile(f"(?:{_SEPARATOR.pattern})|(?:{_HEADER_FROM.pattern})", re.IGNORECASE)
-# The three above in one pattern: a single regex call per line in _cut_signature.
-_SIGNATURE_START = re.compile(
-    "|".join(f"(?:{rx.pattern})" for rx in (_SIG_DELIMITER, _MOBILE_SIGNATURE, _DISCLAIMER)),
-    re.IGNORECASE,
+# A mobile signature (a line of its own) or the start of a disclaimer.
+_SIGNATURE_START = _LineStartIndex(
+    [
+        *(rf"(?:{mobile})[.!。]?\s*$" for mobile in _column(lambda lang: lang.mobile)),
+        *_column(lambda lang: lang.disclaimers),
+    ],
+    after_blanks=True,
 )
 _UPPER = "A-ZÀ-ÖØ-ÞĀ-ž"  # ASCII and Latin-1 capitals, Latin Extended-A ("Łukasz")
 # A closing alone, or followed by a name on the same line ("Cheers, Ana").
-_SIGN_OFF = re.compile(
-    rf"^\s*(?:{_alternatives(lambda lang: lang.closings)})\s*[,.!。！，、]*"
-    rf"(?-i:\s+[{_UPPER}][\w.'-]*){{0,2}}\s*[.!。！]?\s*$",
-    re.IGNORECASE,
+_SIGN_OFF = _LineStartIndex(
+    _column(lambda lang: lang.closings),
+    rf"\s*[,.!。！，、]*(?-i:\s+[{_UPPER}][\w.'-]*){{0,2}}\s*[.!。！]?\s*$",
+    after_blanks=True,
 )
 # "-Ana", "— Ana Silva", "/Ana" (Swedish).
 _DASH_NAME = re.compile(rf"^\s*[-–—/]\s?[{_UPPER}][\w.'-]*(?:\s[{_UPPER}][\w.'-]*){{0,2}}\s*$")
@@ -1121,7 +1289,15 @@ def _is_text(line: str) -> bool:
 
 def _is_quoted(line: str) -> bool:
     """A `>`-quoted line; the same as matching `^\\s*>`, without the regex call per line."""
-    return line.lstrip().startswith(">")
+    return line.lstrip()[:1] == ">"  # `startswith` would cost more than the slice
+
+
+def _first_text(lines: list[str]) -> int:
+    """Index of the first line of text that is not `>`-quoted, len(lines) if none."""
+    for i, line in enumerate(lines):
+        if _is_text(line) and not _is_quoted(line):
+            return i
+    return len(lines)
 
 
 def _has_text(lines: list[str]) -> bool:
@@ -1129,53 +1305,80 @@ def _has_text(lines: list[str]) -> bool:
 
 
 def _ends_with_colon(line: str) -> bool:
-    return line.rstrip().endswith((":", "："))
-
-
-def _is_quote_header(window: list[str]) -> bool:
-    if not _ends_with_colon(window[-1]):
-        return False
-    joined = " ".join(line.strip() for line in window)
-    return len(joined) <= _MAX_HEADER_CHARS and bool(_ATTRIBUTION.fullmatch(joined))
+    return line.rstrip()[-1:] in (":", "：")
 
 
 def _quote_headers(lines: list[str]) -> dict[int, int]:
-    """Line index -> number of lines (1-3) of each quote header.
+    """Line index -> number of lines (1-3) of each quote header, in line order.
 
     Every header ends with a colon, so only the three lines up to a line that
-    ends with one are candidates: the other lines cost one `endswith` each.
+    ends with one are candidates: the other lines cost a substring test or two.
     """
-    ends = [
+    ends = {
         i
         for i, line in enumerate(lines)
         if (":" in line or "：" in line) and _ends_with_colon(line)
-    ]
-    starts = sorted({s for i in ends for s in (i - 2, i - 1, i) if s >= 0})
-    found = {i: _attribution_at(lines, i) for i in starts}
-    return {i: span for i, span in found.items() if span}
+    }
+    if not ends:
+        return {}
+    tried: dict[tuple[int, int], bool] = {}
+    headers: dict[int, int] = {}
+    for start in sorted({s for end in ends for s in (end - 2, end - 1, end) if s >= 0}):
+        if span := _attribution_at(lines, start, ends, tried):
+            headers[start] = span
+    return headers
 
 
-def _attribution_at(lines: list[str], i: int) -> int:
+def _attribution_at(
+    lines: list[str], i: int, ends: set[int], tried: dict[tuple[int, int], bool]
+) -> int:
     """Number of lines (1-3) of a quote header starting at line i, 0 if none.
+
+    The one-line patterns, slow on long lines, are tried only where they can
+    change the answer, and `_NAMED_ATTRIBUTION` only above quoted lines.
+    """
+    span = _wrapped_attribution_at(lines, i, ends, tried)
+    if span != 1 and i in ends:  # both one-line forms end with the colon
+        line = lines[i].strip()
+        if "@" in line and _ADDRESSED_ATTRIBUTION.match(line):  # "@": see `_ADDRESS`
+            return 1
+        if _is_quoted(_next_content(lines, i + 1)) and _NAMED_ATTRIBUTION.match(line):
+            return 1
+    return span
+
+
+def _wrapped_attribution_at(
+    lines: list[str], i: int, ends: set[int], tried: dict[tuple[int, int], bool]
+) -> int:
+    """Number of lines (1-3) of an `_ATTRIBUTION` header starting at line i, 0 if none.
 
     A header wrapped over several lines must not be complete without its first
     line: otherwise that line is text of its own ("谢谢" above "Ana 于 ... 写道：").
     """
-    line = lines[i].strip()
-    if line.endswith((":", "：")):  # both one-line forms end with the colon
-        if _ADDRESSED_ATTRIBUTION.match(line):
-            return 1
-        if _NAMED_ATTRIBUTION.match(line) and _is_quoted(_next_content(lines, i + 1)):
-            return 1
-    for span in (1, 2, 3):
-        window = lines[i : i + span]
-        if len(window) < span or not window[-1].strip() or _is_quoted(window[-1]):
+    for last, line in enumerate(lines[i : i + 3], i):
+        if not line.strip() or _is_quoted(line):
             return 0
-        if _is_quote_header(window) and not any(
-            _is_quote_header(window[j:]) for j in range(1, span)
+        if (
+            last in ends
+            and _is_quote_header(lines, i, last, tried)
+            and not any(_is_quote_header(lines, j, last, tried) for j in range(i + 1, last + 1))
         ):
-            return span
+            return last - i + 1
     return 0
+
+
+def _is_quote_header(
+    lines: list[str], first: int, last: int, tried: dict[tuple[int, int], bool]
+) -> bool:
+    """Lines first..last, joined with spaces, match `_ATTRIBUTION`; `last` ends with a colon.
+
+    `tried` keeps the answers: a run of lines is asked about again as the end of
+    a longer run, or of a run that starts one line further up.
+    """
+    if (first, last) not in tried:
+        joined = " ".join([line.strip() for line in lines[first : last + 1]])
+        tried[first, last] = len(joined) <= _MAX_HEADER_CHARS and _ATTRIBUTION.match(joined)
+    return tried[first, last]
 
 
 def _outlook_header_at(lines: list[str], i: int) -> bool:
@@ -1187,7 +1390,10 @@ def _outlook_header_at(lines: list[str], i: int) -> bool:
 
 
 def _next_content(lines: list[str], start: int) -> str:
-    return next((line for line in lines[start:] if line.strip()), "")
+    for i in range(start, len(lines)):
+        if lines[i].strip():
+            return lines[i]
+    return ""
 
 
 def _cut_at_boundary(lines: list[str], headers: dict[int, int]) -> list[str]:
@@ -1197,56 +1403,62 @@ def _cut_at_boundary(lines: list[str], headers: dict[int, int]) -> list[str]:
     unquoted text below, it may as well be the sender's sentence ("On Monday
     at 10:00 I wrote to my manager:"), so it is kept.
     """
-    seen_text = False
-    for i, line in enumerate(lines):
-        if _BOUNDARY.match(line) and (_SEPARATOR.match(line) or _outlook_header_at(lines, i)):
+    first_text = _first_text(lines)
+    end = len(lines)
+    for i, span in headers.items():
+        if i > first_text and not _is_quoted(_next_content(lines, i + span)):
+            end = i
+            break
+    for i, line in enumerate(lines[:end]):
+        # Without a regex call, most lines are ruled out: a separator ends, but
+        # for blanks, with "_", "-" or a colon, and an Outlook "From:" line has one.
+        if (":" in line or "：" in line or line.rstrip()[-1:] in ("-", "_")) and (
+            _SEPARATOR.match(line) or _outlook_header_at(lines, i)
+        ):
             return lines[:i]
-        span = headers.get(i, 0)
-        if span and seen_text and not _is_quoted(_next_content(lines, i + span)):
-            return lines[:i]
-        seen_text = seen_text or (_is_text(line) and not _is_quoted(line))
-    return lines
+    return lines[:end]
 
 
 def _drop_quotes(lines: list[str], headers: dict[int, int]) -> list[str]:
     """Remove `>` lines and the quote headers above them, each block leaving one blank line."""
-    marked: list[str | None] = []
-    i = 0
-    while i < len(lines):
-        span = headers.get(i, 0)
-        if span and _is_quoted(_next_content(lines, i + span)):
-            marked.extend([None] * span)
-            i += span
-            continue
-        marked.append(None if _is_quoted(lines[i]) else lines[i])
-        i += 1
-    return _collapse_removed(marked)
+    # `_is_quoted`, inline: this runs once per line
+    marked: list[str | None] = [None if line.lstrip()[:1] == ">" else line for line in lines]
+    for i, span in headers.items():
+        # A header cut off at the end of `lines` has nothing below it.
+        if _is_quoted(_next_content(lines, i + span)):
+            marked[i : i + span] = [None] * span
+    return _collapse_removed(marked) if None in marked else lines
 
 
 def _collapse_removed(marked: list[str | None]) -> list[str]:
     out: list[str] = []
-    gap: list[str | None] = []  # blank lines and removed lines between kept text
+    blanks: list[str] = []  # blank lines since the last kept text ...
+    removed = False  # ... and whether lines were removed among them
     for line in [*marked, "end"]:
-        if line is None or not line.strip():
-            gap.append(line)
-            continue
-        if None in gap:
-            blanks = [g for g in gap if g is not None]
-            out.extend([""] if blanks and out else [])
+        if line is None:
+            removed = True
+        elif not line.strip():
+            blanks.append(line)
         else:
-            out.extend(g for g in gap if g is not None)
-        gap = []
-        out.append(line)
+            if not removed:
+                out.extend(blanks)
+            elif blanks and out:
+                out.append("")
+            blanks, removed = [], False
+            out.append(line)
     return out[:-1]
 
 
 def _cut_signature(lines: list[str]) -> list[str]:
-    seen_text = False
-    for i, line in enumerate(lines):
-        if seen_text and _SIGNATURE_START.match(line):
+    """Cut at a signature start below the first line of text, then a sign-off block.
+
+    `lines` have no `>` lines left (`_drop_quotes`): `_first_text` is the first line of text.
+    """
+    for i in range(_first_text(lines) + 1, len(lines)):
+        line = lines[i]
+        if (line[:2] == "--" and _SIG_DELIMITER.match(line)) or _SIGNATURE_START.match(line):
             lines = lines[:i]
             break
-        seen_text = seen_text or _is_text(line)
     lines = _trim_trailing(lines)
     return _trim_trailing(_cut_sign_off(lines))
 
@@ -1264,8 +1476,11 @@ def _cut_sign_off(lines: list[str]) -> list[str]:
         return lines[:-1]
     start = max(0, len(lines) - _MAX_SIGNATURE_LINES - 1)
     for i in range(start, len(lines)):
-        tail = lines[i + 1 :]
-        if _SIGN_OFF.match(lines[i]) and _has_text(lines[:i]) and _looks_like_signature(tail):
+        if (
+            _SIGN_OFF.match(lines[i])
+            and _has_text(lines[:i])
+            and _looks_like_signature(lines[i + 1 :])
+        ):
             return lines[:i]
     return lines
 

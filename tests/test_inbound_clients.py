@@ -18,6 +18,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from agent import inbound
 from agent.inbound import parse_message, strip_reply
 from agent.model import InboundMessage
 
@@ -1121,3 +1122,76 @@ def test_strip_reply_is_empty_only_without_unquoted_text(text: str) -> None:
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     has_text = any(not re.fullmatch(r"[\s=*~]*|\s*>.*", line) for line in lines)
     assert (strip_reply(text) != "") is has_text
+
+
+# --------------------------------------------------------------------------- pattern indexes
+
+# Each `_LineStartIndex` tries on a line only the alternatives that can start it.
+_INDEXES = (
+    "_ATTRIBUTION",
+    "_HEADER_FROM",
+    "_HEADER_FIELD",
+    "_SEPARATOR",
+    "_SIGNATURE_START",
+    "_SIGN_OFF",
+)
+# Lines each matched by one of the indexes, to vary below.
+_INDEXED_LINES = [
+    "On Fri, 12 Mar 2027 at 10:00, Ana Silva <ana@example.org> wrote:",
+    "Am 12.03.2027 um 10:00 schrieb Ana Silva <ana@example.org>:",
+    "Op vr 12 mrt. 2027 om 10:00 schreef Ana Silva:",
+    "12 mars 2027 kl. 10:00 skrev Ana Silva <ana@example.org>:",
+    "W dniu 12.03.2027 o 10:00, Ana pisze:",
+    "From: Ana Silva <ana@example.org>",
+    "*From:* Ana Silva",
+    "Von: Ana Silva",
+    "Sent: Friday, March 12, 2027 10:00 AM",
+    "*Subject:* Mentoring",
+    "-----Original Message-----",
+    "________________________________",
+    "Begin forwarded message:",
+    "Vidarebefordrat brev:",
+    "Sent from my iPhone",
+    "Von meinem iPhone gesendet",
+    "Get Outlook for iOS",
+    "This email and any attachments are confidential.",
+    "Best regards,",
+    "Cheers, Ana",
+    "Met vriendelijke groet,",
+    "Mvh",
+    "Le 12 mars 2027 à 10:00, Ana Silva <ana@example.org> a écrit :",
+    "Ana Silva <ana@example.org> 于2027年3月12日周五 10:00写道：",
+    "2027年3月12日(金) 10:00 Ana Silva <ana@example.org>:",
+    "iPhoneから送信",
+    "发自我的iPhone",
+    "Envoyé de mon iPhone",
+    "Mit freundlichen Grüßen",
+]
+_CASES = [
+    str,
+    str.upper,
+    str.lower,
+    str.swapcase,
+    lambda s: s.replace("s", "ſ").replace("k", "\u212a"),
+    lambda s: s.replace("i", "ı"),
+]
+# Those lines, or their start, in other cases, after blanks or other characters, with letters
+# that match ASCII ones case-insensitively ("ſ", the Kelvin sign), and followed by more.
+_INDEX_LINE = st.builds(
+    lambda start, line, cut, case, end: start + case(line[:cut]) + end,
+    st.sampled_from(["", "", "", " ", "\t", "\u3000", "*", ">", "ſ", "\u212a", "\xe9"]),
+    st.sampled_from(_INDEXED_LINES),
+    st.sampled_from([None, None, 1, 2, 3, 5, 8, -1, -2]),
+    st.sampled_from(_CASES),
+    st.one_of(st.sampled_from(["", "", ":", "：", " ", "-----"]), st.text(max_size=3)),
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(_INDEX_LINE)
+def test_pattern_indexes_answer_as_their_whole_patterns(line: str) -> None:
+    """Leaving out the alternatives that cannot start a line changes no answer."""
+    for name in _INDEXES:
+        index = getattr(inbound, name)
+        whole = index._compile(None)
+        assert index.match(line) is bool(whole and whole.match(line)), name
