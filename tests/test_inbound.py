@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 from datetime import UTC, datetime, timedelta, timezone
 from email.message import EmailMessage
-from pathlib import Path
 
 import pytest
 from email_reply_parser import EmailReplyParser
@@ -15,19 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agent.inbound import parse_message, strip_reply
-
-CORPORA = Path(__file__).resolve().parents[1] / "../shared/corpora"
-CORPUS_DIRS = ("email_reply_parser", "email_reply_parser_py")
-
-# Where the corpus's peer_reply (from the Python port) is wrong by the original
-# Ruby library's own test (test_do_not_parse_out_send_from_in_regular_sentence),
-# we follow the Ruby assertion: a sentence starting "Sent from my" is kept.
-RUBY_OVERRIDES = {
-    "email_sent_from_my_not_signature.txt": (
-        "Here is another email\n\nSent from my desk, is much easier then my mobile phone."
-    ),
-}
-
+from bench.corpora import RUBY_OVERRIDES, Fixture, load_all, passes, passes_ruby
 
 # --------------------------------------------------------------------------- helpers
 
@@ -456,40 +442,14 @@ def test_dmarc_fail(results: str, fail: bool) -> None:
 # --------------------------------------------------------------------------- strip_reply: corpora
 
 
-def _corpus_cases() -> list[tuple[str, str, dict[str, object]]]:
-    cases = []
-    for folder in CORPUS_DIRS:
-        expected = json.loads((CORPORA / folder / "expected.json").read_text(encoding="utf-8"))
-        for path in sorted((CORPORA / folder).glob("*.txt")):
-            if path.name != "SOURCE.txt":
-                cases.append((folder, path.name, expected[path.name]))
-    return cases
+CORPUS = [fixture for fixtures in load_all().values() for fixture in fixtures]
 
 
-CORPUS = _corpus_cases()
-
-
-def corpus_passes(reply: str, name: str, facts: dict[str, object]) -> bool:
-    """The corpus rule: asserted facts hold; files without facts must equal peer_reply."""
-    contains = list(facts.get("must_contain", []))  # type: ignore[call-overload]
-    absent = list(facts.get("must_not_contain", []))  # type: ignore[call-overload]
-    if "equals" in facts:
-        return reply.strip() == facts["equals"]
-    if contains or absent:
-        return all(s in reply for s in contains) and not any(s in reply for s in absent)
-    return reply.strip() == str(facts["peer_reply"]).strip()
-
-
-@pytest.mark.parametrize(
-    ("folder", "name", "facts"), CORPUS, ids=[f"{f}/{n}" for f, n, _ in CORPUS]
-)
-def test_corpus(folder: str, name: str, facts: dict[str, object]) -> None:
-    text = (CORPORA / folder / name).read_text(encoding="utf-8")
-    reply = strip_reply(text)
-    if name in RUBY_OVERRIDES:
-        assert reply == RUBY_OVERRIDES[name]
-    else:
-        assert corpus_passes(reply, name, facts), reply[:500]
+@pytest.mark.parametrize("fixture", CORPUS, ids=[f"{f.corpus}/{f.name}" for f in CORPUS])
+def test_corpus(fixture: Fixture) -> None:
+    """The peers' own expectations (bench/corpora.py grades as SOURCE.txt says)."""
+    reply = strip_reply(fixture.text)
+    assert passes_ruby(reply, fixture), reply[:500]
 
 
 # --------------------------------------------------------------------------- strip_reply: clients
@@ -649,14 +609,8 @@ def test_scoreboard_against_email_reply_parser() -> None:
     Run with `-s` to see the numbers. On the corpora the library is the
     reference for fact-less files, so it passes them by construction.
     """
-    ours = sum(
-        corpus_passes(strip_reply((CORPORA / f / n).read_text(encoding="utf-8")), n, facts)
-        for f, n, facts in CORPUS
-    )
-    lib = sum(
-        corpus_passes(EmailReplyParser.parse_reply((CORPORA / f / n).read_text("utf-8")), n, facts)
-        for f, n, facts in CORPUS
-    )
+    ours = sum(passes(strip_reply(f.text), f.facts) for f in CORPUS)
+    lib = sum(passes(EmailReplyParser.parse_reply(f.text), f.facts) for f in CORPUS)
     ours_clients = sum(strip_reply(t) == e for t, e in CLIENTS.values())
     lib_clients = sum(EmailReplyParser.parse_reply(t).strip() == e for t, e in CLIENTS.values())
     print(
@@ -664,5 +618,5 @@ def test_scoreboard_against_email_reply_parser() -> None:
         f"\nclient fixtures ({len(CLIENTS)}): mentormail {ours_clients}, "
         f"email-reply-parser {lib_clients}"
     )
-    assert ours >= len(CORPUS) - 2 * len(RUBY_OVERRIDES)
+    assert ours >= len(CORPUS) - 2 * len(RUBY_OVERRIDES)  # each override is in both corpora
     assert ours_clients == len(CLIENTS) > lib_clients
