@@ -32,7 +32,8 @@ from agent.when import return_date
 
 Outcome = Literal["applied", "needs_human", "auto_reply", "bounce", "calendar", "quarantined"]
 
-# Intents a person, not the agent, has to act on (the foundation books no reschedules itself).
+# Intents a person has to act on, with how the coordinator is told. A reschedule or skip
+# that fits is carried out by the agent instead (see `_meeting_request`).
 _FOR_A_HUMAN = {
     IntentKind.DECLINE: "declined the mentoring agreement",
     IntentKind.RESCHEDULE: "asks to reschedule a meeting",
