@@ -11,7 +11,7 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -94,6 +94,34 @@ def _cmd_status(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_health(args: argparse.Namespace) -> int:
+    from agent.runtime import state_path
+    from agent.status import health
+    from agent.store import Store
+    from agent.timefmt import parse_duration
+
+    cfg = load_config(args.config)
+    try:
+        max_age = (
+            parse_duration(args.max_age)
+            if args.max_age
+            else max(3 * cfg.service.poll_interval, timedelta(minutes=5))
+        )
+    except ValueError as exc:
+        raise UsageError(f"--max-age: {exc}") from None
+    path = state_path(cfg)
+    if not path.exists():
+        print(f"unhealthy: no state file at {path}; the agent has never run")
+        return EXIT_ERRORS
+    store = Store(path, lock=False)
+    try:
+        ok, line = health(cfg, store, _now(args.now, cfg), max_age)
+    finally:
+        store.close(flush=False)
+    print(line)
+    return EXIT_OK if ok else EXIT_ERRORS
+
+
 def _cmd_preview(args: argparse.Namespace) -> int:
     from agent.preview import preview
 
@@ -158,6 +186,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--now", help="evaluate at this ISO 8601 time")
     p.set_defaults(func=_cmd_status)
+
+    p = command("health", "exit 1 when the last tick without errors is too old (for probes)")
+    p.add_argument("--config", required=True, help="the program's YAML config file")
+    p.add_argument("--max-age", help="e.g. 10m (default: 3 poll intervals, at least 5m)")
+    p.add_argument("--now", help="evaluate at this ISO 8601 time")
+    p.set_defaults(func=_cmd_health)
 
     p = command("preview", "render one email for a pair, as the recipient would get it")
     p.add_argument("--config", required=True, help="the program's YAML config file")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from agent.config import Config
@@ -60,6 +60,24 @@ def status(cfg: Config, store: Store, now: datetime) -> dict[str, Any]:
         ],
         "pairs": pairs,
     }
+
+
+def health(cfg: Config, store: Store, now: datetime, max_age: timedelta) -> tuple[bool, str]:
+    """Whether the last tick without errors is recent enough, for service probes."""
+    last_ok = store.meta("last_ok_tick")
+    if last_ok is None:
+        return False, "unhealthy: no tick has completed without errors yet"
+    age = now - datetime.fromisoformat(last_ok)
+    if age > max_age:
+        errors = (store.meta("last_tick") or {}).get("errors") or []
+        detail = f"; the last tick's errors: {'; '.join(errors)}" if errors else ""
+        return False, f"unhealthy: the last tick without errors was {_ago(age)} ago{detail}"
+    return True, f"healthy: the last tick without errors was {_ago(age)} ago"
+
+
+def _ago(age: timedelta) -> str:
+    minutes = int(age.total_seconds() // 60)
+    return f"{minutes // 60} h {minutes % 60} min" if minutes >= 60 else f"{minutes} min"
 
 
 def status_lines(data: dict[str, Any]) -> list[str]:

@@ -181,6 +181,8 @@ def run_tick(rt: Runtime, now: datetime, *, dry_run: bool = False) -> TickReport
             "received": len(report.received),
         },
     )
+    if not report.errors:
+        store.set_meta("last_ok_tick", now)
     store.flush()
     for raw, outcome in handled:
         try:

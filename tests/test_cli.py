@@ -97,3 +97,18 @@ def test_a_broken_override_template_is_reported_not_raised(cli, write_config, tm
     )
     code, _, err = cli("preview", "--config", config, "welcome")
     assert code == 2 and "welcome" in err and "nmae" in err
+
+
+def test_health_follows_the_last_tick_without_errors(cli, write_config) -> None:
+    config = write_config(THREE_PAIRS)
+    code, out, _ = cli("health", "--config", config)
+    assert code == 1 and "never run" in out
+    assert cli("tick", "--config", config, "--now", "2027-02-15T09:00")[0] == 0
+    code, out, _ = cli("health", "--config", config, "--now", "2027-02-15T09:04")
+    assert code == 0 and out.startswith("healthy: the last tick without errors was 4 min ago")
+    code, out, _ = cli("health", "--config", config, "--now", "2027-02-15T10:30")
+    assert code == 1 and "1 h 30 min ago" in out  # default: 3 poll intervals, at least 5 min
+    code, _, _ = cli("health", "--config", config, "--now", "2027-02-15T10:30", "--max-age", "2h")
+    assert code == 0
+    code, _, err = cli("health", "--config", config, "--max-age", "soon")
+    assert code == 2 and "--max-age" in err
