@@ -85,11 +85,8 @@ def _cmd_status(args: argparse.Namespace) -> int:
     from agent.runtime import state_path
     from agent.store import Store
 
-    store = Store(state_path(cfg), lock=False)
-    try:
+    with Store.reading(state_path(cfg)) as store:
         data = status(cfg, store, _now(args.now, cfg))
-    finally:
-        store.close(flush=False)
     print(json.dumps(data, indent=2, default=str) if args.json else "\n".join(status_lines(data)))
     return EXIT_OK
 
@@ -113,11 +110,8 @@ def _cmd_health(args: argparse.Namespace) -> int:
     if not path.exists():
         print(f"unhealthy: no state file at {path}; the agent has never run")
         return EXIT_ERRORS
-    store = Store(path, lock=False)
-    try:
+    with Store.reading(path) as store:
         ok, line = health(cfg, store, _now(args.now, cfg), max_age)
-    finally:
-        store.close(flush=False)
     print(line)
     return EXIT_OK if ok else EXIT_ERRORS
 

@@ -181,7 +181,7 @@ def route(
         decision = _meeting_request(meaning, kind, found.role, tz, context)
         if decision and decision.event:
             events.append(decision.event)
-            log.append({**base, "kind": "meeting_change", "text": _change_text(decision.event)})
+            log.append(_change_entry(base, decision.event))
             continue
         why = _why(meaning, kind, reason)
         human.append(f"{why}: {decision.reason}" if decision and decision.reason else why)
@@ -245,12 +245,13 @@ def _meeting_request(
     return reschedule.skip(series, intent.when, by=role, tz=tz, now=context.now)
 
 
-def _change_text(event: Event) -> str:
+def _change_entry(base: dict[str, Any], event: Moved | Skipped) -> dict[str, Any]:
+    """The progress-log entry for a meeting the agent moved or skipped."""
     stamp = "%Y-%m-%d %H:%M %Z"
-    if isinstance(event, Moved):
-        return f"meeting of {event.original:{stamp}} moved to {event.new_start:{stamp}}"
-    assert isinstance(event, Skipped)
-    return f"meeting of {event.original:{stamp}} skipped"
+    text = f"meeting of {event.original:{stamp}} " + (
+        f"moved to {event.new_start:{stamp}}" if isinstance(event, Moved) else "skipped"
+    )
+    return {**base, "kind": "meeting_change", "text": text}
 
 
 def _bounce(msg: InboundMessage, found: Match, base: dict[str, Any]) -> Routed:
@@ -318,9 +319,7 @@ def _calendar_reply(
             )
             if decision.event:
                 events.append(decision.event)
-                entries.append(
-                    {**base, "kind": "meeting_change", "text": _change_text(decision.event)}
-                )
+                entries.append(_change_entry(base, decision.event))
             else:
                 human.append(f"proposes another time in the calendar: {decision.reason}")
     if human:

@@ -89,11 +89,8 @@ def _matching_inputs(cfg: Config) -> tuple[bytes, dict[str, dict[str, Any]]]:
     path = state_path(cfg)
     if not path.exists():
         return key, {}
-    store = Store(path, lock=False)
-    try:
+    with Store.reading(path) as store:
         return key, store.sent_index()
-    finally:
-        store.close(flush=False)
 
 
 def report_lines(report: Mapping[str, Any]) -> list[str]:

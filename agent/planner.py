@@ -101,13 +101,13 @@ class _Plan:
     def __init__(self, cfg: Config, pair: Pair, state: PairState, now: datetime) -> None:
         self.pair = pair
         self.actions: list[Action] = []
-        self._bounced = {
+        self.bounced = {
             r for r in ROLES if state.bounced(r, cfg.participant(getattr(pair, r)).email)
         }
         self._away = {r for r in ROLES if state.is_away(r, now)}
 
     def email(self, kind: str, role: Role | None, *parts: object, **kw: Any) -> None:
-        if role in self._bounced or (role in self._away and kind in REMINDERS):
+        if role in self.bounced or (role in self._away and kind in REMINDERS):
             return
         key = "/".join([self.pair.id, kind, *(str(p) for p in parts), role or "coordinator"])
         template = kw.pop("template", kind)
@@ -126,7 +126,7 @@ def plan_pair(
     if now < timeline.opens or state.stage == Stage.CLOSED:
         return []
     plan = _Plan(cfg, pair, state, now)
-    _undeliverable(plan, cfg, state)
+    _undeliverable(plan, state)
     if state.stage == Stage.CLOSING:
         _closing(plan, state, now)
         return plan.actions
@@ -158,24 +158,23 @@ def plan_pair(
     return plan.actions
 
 
-def _undeliverable(plan: _Plan, cfg: Config, state: PairState) -> None:
+def _undeliverable(plan: _Plan, state: PairState) -> None:
     """Tell the coordinator, once per address, that a participant's mail bounces."""
-    for role in ROLES:
-        failure = state.failing.get(role)
-        if failure and state.bounced(role, cfg.participant(getattr(plan.pair, role)).email):
-            plan.email(
-                "escalation_undeliverable",
-                None,
-                role,
-                failure.address,
-                template="coordinator_escalation",
-                extra={
-                    "reason": "undeliverable",
-                    "role": role,
-                    "address": failure.address,
-                    "error": failure.reason,
-                },
-            )
+    for role in (r for r in ROLES if r in plan.bounced):
+        failure = state.failing[role]
+        plan.email(
+            "escalation_undeliverable",
+            None,
+            role,
+            failure.address,
+            template="coordinator_escalation",
+            extra={
+                "reason": "undeliverable",
+                "role": role,
+                "address": failure.address,
+                "error": failure.reason,
+            },
+        )
 
 
 def _agreement(plan: _Plan, cfg: Config, state: PairState, now: datetime) -> None:

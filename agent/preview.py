@@ -41,11 +41,8 @@ _SAMPLE_EXTRAS: dict[str, dict[str, Any]] = {
 def _state(cfg: Config, pair_id: str, now: datetime) -> PairState:
     path = state_path(cfg)
     if path.exists():
-        store = Store(path, lock=False)
-        try:
+        with Store.reading(path) as store:
             state = store.pair_state(pair_id)
-        finally:
-            store.close(flush=False)
         if state.series:
             return state
     else:

@@ -21,6 +21,7 @@ import json
 import os
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -189,6 +190,17 @@ class Store:
 
     def flush(self) -> None:
         self.db.storage.flush()  # type: ignore[attr-defined]
+
+    @classmethod
+    @contextmanager
+    def reading(cls, path: Path) -> Iterator[Store]:
+        """The state for a read-only command: no lock (a running service may hold it), and
+        nothing written back when done."""
+        store = cls(path, lock=False)
+        try:
+            yield store
+        finally:
+            store.close(flush=False)
 
     def close(self, *, flush: bool = True) -> None:
         if flush:
