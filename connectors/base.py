@@ -11,7 +11,9 @@ it twice.
 
 A **Calendar** is the organizer's calendar. Events are whole iCalendar
 objects (RFC 5545) keyed by UID: `put_event` creates or replaces one,
-`cancel_event` stores its cancelled form. `busy` reports busy intervals of
+`cancel_event` stores its cancelled form. A series may carry single meetings
+that moved (override VEVENTs with RECURRENCE-ID) or are skipped (EXDATE); a back
+end with an API for single meetings applies them there. `busy` reports busy intervals of
 people the back end can see (an empty list when it cannot know).
 """
 
@@ -89,6 +91,12 @@ class Checkable(Protocol):
 
 
 class Calendar(Protocol):
+    # True when the back end itself sends the attendees their invitations, updates and
+    # cancellations (Google Calendar, Exchange, Microsoft 365). It is then given the series
+    # with its ATTENDEEs, and the agent's own emails carry no iMIP calendar part, so
+    # nobody gets two invitations. False: it stores the organizer's copy only (PUBLISH).
+    invites_attendees: bool
+
     def busy(
         self, emails: Sequence[str], start: datetime, end: datetime
     ) -> dict[str, list[tuple[datetime, datetime]]]:

@@ -360,6 +360,10 @@ def _credentials(
 class CalDavCalendar:
     """The organizer's CalDAV calendar, plus participants' own (see the module docstring)."""
 
+    # Stored as PUBLISH, without ATTENDEEs: a server with scheduling (RFC 6638) would
+    # otherwise send its own invitations next to the agent's iMIP emails.
+    invites_attendees = False
+
     class Options(BaseModel):
         model_config = ConfigDict(extra="forbid")
         url: Annotated[str, Field(pattern=r"^https?://\S+$")]  # server or principal URL

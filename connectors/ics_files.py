@@ -40,6 +40,8 @@ def write_atomically(path: Path, data: bytes) -> None:
 
 
 class IcsCalendar:
+    invites_attendees = False  # the agent's iMIP emails invite; the files are the organizer's
+
     class Options(BaseModel):
         model_config = ConfigDict(extra="forbid")
         path: Path = Path("calendar")
