@@ -150,6 +150,20 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(Path(args.dir), weeks=args.weeks, out=sys.stdout)
 
 
+def _cmd_templates_export(args: argparse.Namespace) -> int:
+    from agent.render import Renderer
+
+    dest = Path(args.dir)
+    written = Renderer().export(dest)
+    for path in written:
+        print(path)
+    kept = len([p for p in dest.glob("*.j2")]) - len(written)
+    if kept:
+        print(f"kept {kept} file(s) that were already there", file=sys.stderr)
+    print(f"now set `templates: {dest}` under `program:` in the config", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mentormail",
@@ -206,6 +220,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="one JSON object per line")
     p.add_argument("--now", help="read dates as of this ISO 8601 time (default: now)")
     p.set_defaults(func=_cmd_inspect)
+
+    p = command("templates", "work with the email templates")
+    actions = p.add_subparsers(dest="templates_command", required=True, metavar="ACTION")
+    p = actions.add_parser(
+        "export",
+        help="copy the default templates into DIR to start overriding them",
+        description="Copy the default templates into DIR; existing files are kept.",
+    )
+    p.add_argument("dir", help="the folder for the program's own templates")
+    p.set_defaults(func=_cmd_templates_export)
 
     p = command("demo", "create and simulate a demo program in DIR (Maildir + .ics)")
     p.add_argument("dir", help="an empty or new folder")

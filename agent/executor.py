@@ -99,6 +99,7 @@ class Executor:
         pair = self.cfg.pair(action.pair_id) if action.pair_id else None
         state = states.get(action.pair_id) if action.pair_id else None
         extra = dict(action.extra)
+        extra["invitation_attached"] = not self.calendar.invites_attendees
         if action.options:
             extra["options"] = action.options
         if action.kind == "closure" and pair:
@@ -174,9 +175,12 @@ class Executor:
             if action.pair_id and action.role
             else None
         )
+        # A calendar that invites by itself (Google, Exchange, Microsoft 365) has sent the
+        # invitation already: the email then only explains it, so nobody gets two.
+        attach = action.method and not self.calendar.invites_attendees
         calendar = (
             self._calendar_bytes(action.series, action.method, now, action.pair_id)
-            if action.series and action.method and action.pair_id
+            if action.series and attach and action.pair_id
             else None
         )
         message = compose(
@@ -188,7 +192,7 @@ class Executor:
             date=now,
             pair_id=action.pair_id,
             calendar=calendar,
-            method=action.method,
+            method=action.method if calendar else None,
         )
         return Outgoing(to, message)
 
@@ -215,14 +219,22 @@ class Executor:
         return Sent(action.kind, action.role, now, sequence=sequence, options=action.options)
 
     def _calendar_action(self, action: Action, now: datetime, dry_run: bool) -> Event | None:
+        """Book, update or cancel the series in the organizer's calendar.
+
+        A calendar that invites the attendees itself gets the series with them (REQUEST);
+        any other stores the organizer's copy only (PUBLISH allows no ATTENDEE).
+        """
         series = action.series
         assert series is not None and action.pair_id
-        if action.kind == "book":
+        if action.kind in ("book", "update_series"):
             if not dry_run:
-                ics = self._calendar_bytes(series, "PUBLISH", now, action.pair_id)
+                method = "REQUEST" if self.calendar.invites_attendees else "PUBLISH"
+                ics = self._calendar_bytes(series, method, now, action.pair_id)
                 self.calendar.put_event(series.uid, ics)
                 self.store.record_action(action.key, status="done", done_at=now)
-            return Booked(series)
+            if action.kind == "book":
+                return Booked(series)
+            return Sent("update_series", None, now, sequence=series.sequence)
         cancelled = series.model_copy(
             update={"status": "cancelled", "sequence": series.sequence + 1}
         )

@@ -143,6 +143,8 @@ def plan_pair(
         else:
             _book(plan, cfg, now, busy)
     if state.series and state.series.status == "confirmed" and state.stage != Stage.PAUSED:
+        if state.stored < state.series.sequence:  # a meeting moved or was skipped
+            plan.calendar("update_series", state.series)
         for role in ROLES:
             if state.invited.get(role, -1) < state.series.sequence:
                 plan.email(

@@ -18,6 +18,7 @@ from agent.program import PairState, Series
 from agent.render import Renderer
 from agent.runtime import state_path
 from agent.store import Store
+from connectors.registry import invites_attendees
 
 _SAMPLE_EXTRAS: dict[str, dict[str, Any]] = {
     "agreement_reminder": {"reminder_number": 1, "other_agreed": True},
@@ -70,6 +71,7 @@ def preview(
     pair = cfg.pair(pair_id)
     state = _state(cfg, pair_id, max(now, Timeline.of(cfg).opens))
     extra = dict(_SAMPLE_EXTRAS.get(template, {}))
+    extra["invitation_attached"] = not invites_attendees(cfg)
     if template == "follow_up" and state.series:
         extra["occurrence"] = state.series.first_start
     if template == "slot_options":

@@ -158,6 +158,7 @@ class PairState(Frozen):
     goals: list[str] = []
     series: Series | None = None
     invited: dict[Role, int] = {}  # the series SEQUENCE each side last received
+    stored: int = 0  # the series SEQUENCE the organizer's calendar holds
     heard: dict[Role, datetime] = {}  # last reply from each side
     paused_from: Stage | None = None
     closing_reason: str | None = None
@@ -277,7 +278,7 @@ def apply(state: PairState, event: Event) -> PairState:
         return _sent(state, event)
     if isinstance(event, Booked):
         stage = Stage.SCHEDULED if state.stage not in (*ENDED, Stage.PAUSED) else state.stage
-        return _with(state, series=event.series, stage=stage)
+        return _with(state, series=event.series, stage=stage, stored=event.series.sequence)
     if isinstance(event, Replied):
         return _replied(state, event)
     if isinstance(event, Away):
@@ -305,6 +306,8 @@ def _sent(state: PairState, event: Sent) -> PairState:
     if event.kind == "cancel_series" and state.series and state.series.status != "cancelled":
         cancelled = {"status": "cancelled", "sequence": state.series.sequence + 1}
         return _with(state, series=state.series.model_copy(update=cancelled))
+    if event.kind == "update_series" and event.sequence is not None:
+        return _with(state, stored=max(state.stored, event.sequence))
     if role and event.sequence is not None:
         state = _with(state, invited={**state.invited, role: event.sequence})
     if event.kind == "closure" and role:

@@ -10,7 +10,7 @@ import pytest
 
 from agent.cli import main
 
-pytest_plugins = ["tests.mailservers", "tests.davserver"]  # mail and CalDAV servers on 127.0.0.1
+pytest_plugins = ["tests.mailservers", "tests.davserver", "tests.local_harness"]  # mail and CalDAV servers on 127.0.0.1
 
 ROOT = Path(__file__).resolve().parents[1]
 MINIMAL = ROOT / "config" / "minimal.yaml"

@@ -127,6 +127,8 @@ def _participant(meeting: bool = True) -> dict[str, Any]:
 
 
 def _extras(name: str) -> dict[str, Any]:
+    if name == "invitation":
+        return {"invitation_attached": True}
     if name == "slot_options":
         return {
             "options": [

@@ -55,7 +55,9 @@ def test_demo_runs_and_leaves_mail_and_a_calendar(cli, tmp_path: Path) -> None:
     assert "agreement -> mentee" in out and "invitation -> mentor" in out
     assert "auto_reply" in out and "quarantined" in out
     assert len(list((tmp_path / "demo" / "mail" / "sent" / "new").iterdir())) > 20
-    assert (tmp_path / "demo" / "calendar" / "program.ics").read_text().count("BEGIN:VEVENT") == 3
+    calendar = (tmp_path / "demo" / "calendar" / "program.ics").read_text()
+    # three series, and the meeting the demo's reschedule request moved, as an override
+    assert calendar.count("BEGIN:VEVENT") == 4 and calendar.count("RECURRENCE-ID") == 1
     code, _, err = cli("demo", tmp_path / "demo")
     assert code == 2  # never overwrites an existing demo
 
@@ -112,3 +114,15 @@ def test_health_follows_the_last_tick_without_errors(cli, write_config) -> None:
     assert code == 0
     code, _, err = cli("health", "--config", config, "--max-age", "soon")
     assert code == 2 and "--max-age" in err
+
+
+def test_templates_export_copies_the_defaults_and_keeps_edited_files(cli, tmp_path: Path) -> None:
+    dest = tmp_path / "mine"
+    dest.mkdir()
+    (dest / "welcome.txt.j2").write_text("{# my own #}", encoding="utf-8")
+    code, out, err = cli("templates", "export", str(dest))
+    assert code == 0, err
+    written = {Path(line).name for line in out.splitlines()}
+    assert "invitation.txt.j2" in written and "welcome.txt.j2" not in written
+    assert (dest / "welcome.txt.j2").read_text(encoding="utf-8") == "{# my own #}"
+    assert "kept 1 file" in err and f"templates: {dest}" in err

@@ -44,8 +44,8 @@ CALENDAR_BACKENDS = ["ics", "caldav", "google", "exchange", "graph"]
 
 BERLIN = ZoneInfo("Europe/Berlin")
 STAMP = datetime(2027, 2, 1, 9, tzinfo=UTC)
-MENTOR = ("Ana Álvarez", "ana@example.test")
-MENTEE = ("Bo Chen", "bo@example.test")
+MENTOR = ("Ana Álvarez", "ana@example.org")
+MENTEE = ("Bo Chen", "bo@example.net")
 
 
 @pytest.fixture(params=MAIL_BACKENDS)

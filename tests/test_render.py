@@ -231,6 +231,19 @@ def test_updated_invitation_says_what_changed(
     assert "are booked" not in email.text
 
 
+def test_invitation_from_a_calendar_that_invites_itself_mentions_no_attachment(
+    renderer: Renderer,
+) -> None:
+    ctx = context_for("invitation")
+    ctx["invitation_attached"] = False
+    text = " ".join(renderer.render("invitation", ctx).text.split())
+    assert "attached" not in text
+    assert f"comes separately from {ctx['program']['sender']['email']}" in text
+    ctx["meeting"] = {**ctx["meeting"], "change": {"kind": "skipped", "original": "x", "by": ""}}
+    text = " ".join(renderer.render("invitation", ctx).text.split())
+    assert "attached" not in text and "invitation has been updated" in text
+
+
 def test_follow_up_lists_goals_numbered_and_asks_rating(renderer: Renderer) -> None:
     text = renderer.render("follow_up", context_for("follow_up")).text
     assert "1. Prepare for a move into a team-lead role" in text

@@ -77,6 +77,10 @@ def test_a_reschedule_by_email_moves_one_meeting_for_both(booked: Program) -> No
         override = next(e for e in events if e.get("RECURRENCE-ID"))
         assert override["RECURRENCE-ID"].dt == meeting
         assert override["DTSTART"].dt == thursday and int(override["SEQUENCE"]) == 1
+    # the organizer's calendar holds the move too
+    stored = icalendar.Calendar.from_ical((program.root / "calendar" / "program.ics").read_bytes())
+    override = next(e for e in stored.walk("VEVENT") if e.get("RECURRENCE-ID"))
+    assert override["RECURRENCE-ID"].dt == meeting and override["DTSTART"].dt == thursday
     program.tick("2027-03-03T12:00")  # nothing twice
     assert len(invitations(program, ANA)) == 2
 

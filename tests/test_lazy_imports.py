@@ -1,0 +1,109 @@
+"""Heavy provider libraries load only where a provider is configured and opened.
+
+`mentormail --help`, `validate` (which checks every connector's options, so imports the
+connector modules) and a tick on the embedded default must stay quick to start: none of
+them may import googleapiclient, google.auth, httplib2, exchangelib, msal or requests.
+Each case runs in a fresh interpreter, where sys.modules shows what was really imported.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import MINIMAL
+
+HEAVY = ("googleapiclient", "google.auth", "httplib2", "exchangelib", "msal", "requests")
+
+PROVIDERS = {
+    "google": (
+        {"type": "google", "token_file": "google-token.json"},
+        {"type": "google", "token_file": "google-token.json", "meet": True},
+    ),
+    "exchange": (
+        {
+            "type": "exchange",
+            "service_endpoint": "https://mail.example.org/EWS/Exchange.asmx",
+            "mailbox": "mentoring@example.org",
+            "username": "EXAMPLE\\\\mentoring",
+            "password_env": "MENTORMAIL_EWS_PASSWORD",
+        },
+    )
+    * 2,
+    "graph": (
+        {
+            "type": "graph",
+            "tenant_id": "00000000-0000-0000-0000-000000000001",
+            "client_id": "00000000-0000-0000-0000-000000000002",
+            "client_secret_env": "MENTORMAIL_GRAPH_SECRET",
+            "mailbox": "mentoring@example.org",
+        },
+    )
+    * 2,
+}
+
+
+def imported_after(args: list[str], cwd: Path) -> tuple[int, list[str]]:
+    """Run the CLI with `args` in a new interpreter; its exit code and the heavy modules."""
+    script = (
+        "import sys, json\n"
+        "from agent.cli import main\n"
+        f"try:\n    code = main({args!r})\n"
+        "except SystemExit as exc:\n    code = exc.code\n"
+        f"heavy = sorted(m for m in sys.modules if m.split('.')[0] in {HEAVY!r} "
+        f"or m.startswith('google.auth'))\n"
+        "print(json.dumps([code, heavy]), file=sys.stderr)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=cwd, capture_output=True, text=True, timeout=60
+    )
+    code, heavy = json.loads(done.stderr.strip().splitlines()[-1])
+    return code, heavy
+
+
+def config_with(tmp_path: Path, mail: dict, calendar: dict) -> Path:
+    lines = []
+    for line in MINIMAL.read_text(encoding="utf-8").splitlines():
+        if line.startswith("mail:"):
+            line = f"mail: {json.dumps(mail)}"
+        elif line.startswith("calendar:"):
+            line = f"calendar: {json.dumps(calendar)}"
+        lines.append(line)
+    path = tmp_path / "program.yaml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_help_imports_no_provider_library(tmp_path: Path) -> None:
+    code, heavy = imported_after(["--help"], tmp_path)
+    assert code == 0 and heavy == []
+
+
+@pytest.mark.parametrize("provider", sorted(PROVIDERS))
+def test_validate_checks_provider_options_without_loading_the_library(
+    tmp_path: Path, provider: str
+) -> None:
+    mail, calendar = PROVIDERS[provider]
+    path = config_with(tmp_path, mail, calendar)
+    code, heavy = imported_after(["validate", "--config", str(path)], tmp_path)
+    assert code == 0 and heavy == []
+
+
+def test_validate_rejects_a_misspelt_provider_option(tmp_path: Path) -> None:
+    mail, calendar = PROVIDERS["graph"]
+    path = config_with(tmp_path, {**mail, "client_secret": "s3cret"}, calendar)
+    code, heavy = imported_after(["validate", "--config", str(path)], tmp_path)
+    assert code != 0 and heavy == []
+
+
+def test_a_tick_on_the_embedded_default_loads_no_provider_library(tmp_path: Path) -> None:
+    path = tmp_path / "program.yaml"
+    path.write_text(MINIMAL.read_text(encoding="utf-8"), encoding="utf-8")
+    code, heavy = imported_after(
+        ["tick", "--config", str(path), "--now", "2027-02-15T09:00"], tmp_path
+    )
+    assert code == 0 and heavy == []
