@@ -150,6 +150,67 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(Path(args.dir), weeks=args.weeks, out=sys.stdout)
 
 
+def _cmd_plan(args: argparse.Namespace) -> int:
+    from agent.executor import MAX_ATTEMPTS
+    from agent.forecast import forecast
+    from agent.program import PairState
+    from agent.runtime import state_path
+    from agent.store import Store
+
+    cfg = load_config(args.config)
+    if args.days < 1:
+        raise UsageError("--days must be at least 1")
+    known = [p.id for p in cfg.pairs]
+    if args.pair and args.pair not in known:
+        raise UsageError(f"--pair: unknown pair {args.pair!r}; known: {', '.join(known)}")
+    now = _now(args.now, cfg)
+    until = now + timedelta(days=args.days)
+    path = state_path(cfg)
+    states = {p.id: PairState(pair_id=p.id) for p in cfg.pairs}
+    settled: list[str] = []
+    if path.exists():
+        with Store.reading(path) as store:
+            states = {p.id: store.pair_state(p.id) for p in cfg.pairs}
+            settled = [
+                a["key"]
+                for a in store.actions()
+                if a["status"] == "done" or a.get("attempts", 0) >= MAX_ATTEMPTS
+            ]
+    planned = [
+        p
+        for p in forecast(cfg, states, settled, now, until)
+        if args.pair in (None, p.action.pair_id)
+    ]
+    if args.json:
+        rows = [
+            {
+                "at": p.at.isoformat(),
+                "pair": p.action.pair_id,
+                "kind": p.action.kind,
+                "to": p.action.role or ("coordinator" if p.action.template else "calendar"),
+            }
+            for p in planned
+        ]
+        print(json.dumps(rows, indent=2))
+        return EXIT_OK
+    zone = cfg.program.timezone
+    print(
+        f"plan from {now.astimezone(zone):%a %d %b %Y %H:%M} to "
+        f"{until.astimezone(zone):%a %d %b %Y %H:%M} ({zone}), if nobody replies:"
+    )
+    groups: dict[str, list[str]] = {}
+    for p in planned:
+        who = p.action.role or ("coordinator" if p.action.template else "calendar")
+        line = f"  {p.at.astimezone(zone):%a %d %b %H:%M}  {p.action.kind} -> {who}"
+        groups.setdefault(p.action.pair_id or "program", []).append(line)
+    for group, lines in groups.items():
+        print(group)
+        print("\n".join(lines))
+    if not planned:
+        print("  nothing due")
+    return EXIT_OK
+
+
 def _cmd_templates_export(args: argparse.Namespace) -> int:
     from agent.render import Renderer
 
@@ -200,6 +261,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-age", help="e.g. 10m (default: 3 poll intervals, at least 5m)")
     p.add_argument("--now", help="evaluate at this ISO 8601 time")
     p.set_defaults(func=_cmd_health)
+
+    p = command("plan", "what the agent will do over the coming days, per pair, if nobody replies")
+    p.add_argument("--config", required=True, help="the program's YAML config file")
+    p.add_argument("--days", type=int, default=30, help="how far ahead (default 30)")
+    p.add_argument("--pair", help="only this pair")
+    p.add_argument("--now", help="start at this ISO 8601 time (default: now)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=_cmd_plan)
 
     p = command("preview", "render one email for a pair, as the recipient would get it")
     p.add_argument("--config", required=True, help="the program's YAML config file")
