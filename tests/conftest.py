@@ -10,7 +10,14 @@ import pytest
 
 from agent.cli import main
 
-pytest_plugins = ["tests.mailservers", "tests.davserver", "tests.local_harness"]  # mail and CalDAV servers on 127.0.0.1
+# Servers on 127.0.0.1 (mail, CalDAV) and provider APIs emulated at the HTTP layer, with
+# the connector contract's harnesses (tests/contract.py).
+pytest_plugins = [
+    "tests.mailservers",
+    "tests.davserver",
+    "tests.local_harness",
+    "tests.google_api",
+]
 
 ROOT = Path(__file__).resolve().parents[1]
 MINIMAL = ROOT / "config" / "minimal.yaml"

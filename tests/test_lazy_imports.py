@@ -89,14 +89,14 @@ def test_validate_checks_provider_options_without_loading_the_library(
 ) -> None:
     mail, calendar = PROVIDERS[provider]
     path = config_with(tmp_path, mail, calendar)
-    code, heavy = imported_after(["validate", "--config", str(path)], tmp_path)
+    code, heavy = imported_after(["validate", str(path)], tmp_path)
     assert code == 0 and heavy == []
 
 
 def test_validate_rejects_a_misspelt_provider_option(tmp_path: Path) -> None:
     mail, calendar = PROVIDERS["graph"]
     path = config_with(tmp_path, {**mail, "client_secret": "s3cret"}, calendar)
-    code, heavy = imported_after(["validate", "--config", str(path)], tmp_path)
+    code, heavy = imported_after(["validate", str(path)], tmp_path)
     assert code != 0 and heavy == []
 
 
