@@ -43,6 +43,7 @@ _EXTRAS = {
     "exchangelib": "exchange",
     "msal": "graph",
     "requests": "graph",
+    "tzlocal": "graph",
 }
 
 

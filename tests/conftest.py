@@ -17,6 +17,7 @@ pytest_plugins = [
     "tests.davserver",
     "tests.local_harness",
     "tests.google_api",
+    "tests.graph_api",
 ]
 
 ROOT = Path(__file__).resolve().parents[1]
