@@ -117,10 +117,19 @@ def _cmd_health(args: argparse.Namespace) -> int:
 
 
 def _cmd_preview(args: argparse.Namespace) -> int:
-    from agent.preview import preview
+    from agent.preview import export_previews, preview
 
     cfg = load_config(args.config)
-    print(preview(cfg, args.template, args.pair, args.role, _now(args.now, cfg), html=args.html))
+    now = _now(args.now, cfg)
+    if args.out:
+        if args.template:
+            raise UsageError("give a template name or --out DIR (every template), not both")
+        for path in export_previews(cfg, Path(args.out), args.pair, args.role, now):
+            print(path)
+        return EXIT_OK
+    if not args.template:
+        raise UsageError("give a template name, or --out DIR for every template")
+    print(preview(cfg, args.template, args.pair, args.role, now, html=args.html))
     return EXIT_OK
 
 
@@ -270,13 +279,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=_cmd_plan)
 
-    p = command("preview", "render one email for a pair, as the recipient would get it")
+    p = command("preview", "render emails for a pair, as the recipient gets them")
     p.add_argument("--config", required=True, help="the program's YAML config file")
-    p.add_argument("template", help="template name, e.g. welcome, agreement, follow_up, digest")
+    p.add_argument(
+        "template", nargs="?", help="template name, e.g. welcome, agreement, follow_up, digest"
+    )
     p.add_argument("--pair", help="pair id (default: the first pair)")
     p.add_argument("--role", choices=["mentor", "mentee"], default="mentee", help="recipient side")
     p.add_argument("--now", help="render as of this ISO 8601 time")
     p.add_argument("--html", action="store_true", help="print the HTML part instead of the text")
+    p.add_argument("--out", metavar="DIR", help="write every template, text and HTML, into DIR")
     p.set_defaults(func=_cmd_preview)
 
     p = command("check", "connect to the configured mail and calendar servers; send nothing")

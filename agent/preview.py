@@ -7,6 +7,7 @@ email as it will look, with the meeting series the slot finder would book.
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from agent.config import Config, ConfigError
@@ -15,7 +16,7 @@ from agent.digest import digest_context
 from agent.model import Role
 from agent.planner import Timeline, search_series, series_uid
 from agent.program import PairState, Series
-from agent.render import Renderer
+from agent.render import RenderedEmail, Renderer
 from agent.runtime import state_path
 from agent.store import Store
 from connectors.registry import invites_attendees
@@ -57,10 +58,38 @@ def _state(cfg: Config, pair_id: str, now: datetime) -> PairState:
     return state
 
 
+def program_renderer(cfg: Config) -> Renderer:
+    return Renderer(cfg.resolve(cfg.program.templates) if cfg.program.templates else None)
+
+
 def preview(
     cfg: Config, template: str, pair_id: str | None, role: Role, now: datetime, *, html: bool
 ) -> str:
-    renderer = Renderer(cfg.resolve(cfg.program.templates) if cfg.program.templates else None)
+    rendered = render_preview(program_renderer(cfg), cfg, template, pair_id, role, now)
+    if html:
+        return rendered.html
+    return f"Subject: {rendered.subject}\n\n{rendered.text}"
+
+
+def export_previews(
+    cfg: Config, dest: Path, pair_id: str | None, role: Role, now: datetime
+) -> list[Path]:
+    """Every template rendered for the pair, as `<name>.txt` (subject + text) and `.html`."""
+    renderer = program_renderer(cfg)
+    dest.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name in renderer.names():
+        rendered = render_preview(renderer, cfg, name, pair_id, role, now)
+        text, html = dest / f"{name}.txt", dest / f"{name}.html"
+        text.write_text(f"Subject: {rendered.subject}\n\n{rendered.text}", encoding="utf-8")
+        html.write_text(rendered.html, encoding="utf-8")
+        written += [text, html]
+    return written
+
+
+def render_preview(
+    renderer: Renderer, cfg: Config, template: str, pair_id: str | None, role: Role, now: datetime
+) -> RenderedEmail:
     if template not in renderer.names():
         raise ConfigError(
             [f"template: unknown template {template!r}; known: {', '.join(renderer.names())}"]
@@ -92,7 +121,4 @@ def preview(
         context = coordinator_context(cfg, now, pair, state, template, extra)
     else:
         context = participant_context(cfg, pair, state, role, now, extra)
-    rendered = renderer.render(template, context)
-    if html:
-        return rendered.html
-    return f"Subject: {rendered.subject}\n\n{rendered.text}"
+    return renderer.render(template, context)

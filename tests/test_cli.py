@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from agent.render import Renderer
-from tests.conftest import MINIMAL, THREE_PAIRS
+from tests.conftest import MINIMAL, ROOT, THREE_PAIRS
 
 
 def test_preview_renders_text_and_html_for_a_pair(cli, write_config) -> None:
@@ -126,3 +126,22 @@ def test_templates_export_copies_the_defaults_and_keeps_edited_files(cli, tmp_pa
     assert "invitation.txt.j2" in written and "welcome.txt.j2" not in written
     assert (dest / "welcome.txt.j2").read_text(encoding="utf-8") == "{# my own #}"
     assert "kept 1 file" in err and f"templates: {dest}" in err
+
+
+def test_preview_out_writes_every_template_as_text_and_html(
+    cli, write_config, tmp_path: Path
+) -> None:
+    config = write_config(THREE_PAIRS)
+    code, out, err = cli(
+        "preview", "--config", config, "--pair", "chen-dina", "--out", tmp_path / "previews"
+    )
+    assert code == 0, err
+    written = {Path(line).name for line in out.splitlines()}
+    names = {p.name.removesuffix(".txt.j2") for p in (ROOT / "templates").glob("[!_]*.txt.j2")}
+    assert written == {f"{n}.{ext}" for n in names for ext in ("txt", "html")}
+    welcome = (tmp_path / "previews" / "welcome.txt").read_text(encoding="utf-8")
+    assert welcome.startswith("Subject: ") and "Dina" in welcome
+    html = (tmp_path / "previews" / "invitation.html").read_text(encoding="utf-8")
+    assert html.lstrip().lower().startswith("<!doctype html")
+    code, _, err = cli("preview", "--config", config, "welcome", "--out", tmp_path / "x")
+    assert code == 2 and "not both" in err
