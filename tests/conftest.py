@@ -18,6 +18,7 @@ pytest_plugins = [
     "tests.local_harness",
     "tests.google_api",
     "tests.graph_api",
+    "tests.exchange_api",
 ]
 
 ROOT = Path(__file__).resolve().parents[1]
