@@ -90,6 +90,20 @@ class Checkable(Protocol):
         ...
 
 
+Span = tuple[datetime, datetime]
+
+
+def merge_spans(spans: Sequence[Span]) -> list[Span]:
+    """Busy intervals sorted, with overlapping and touching ones joined."""
+    merged: list[Span] = []
+    for start, end in sorted(spans):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
+
+
 class Calendar(Protocol):
     # True when the back end itself sends the attendees their invitations, updates and
     # cancellations (Google Calendar, Exchange, Microsoft 365). It is then given the series

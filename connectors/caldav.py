@@ -57,7 +57,7 @@ import icalendar
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from agent.planner import series_uid
-from connectors.base import ConnectorError
+from connectors.base import ConnectorError, merge_spans
 from connectors.smtp import Credentials
 
 if TYPE_CHECKING:
@@ -113,16 +113,6 @@ def _aware(value: date | datetime, zone: tzinfo) -> datetime:
     if not isinstance(value, datetime):
         return datetime.combine(value, time(), tzinfo=zone)
     return value if value.tzinfo is not None else value.replace(tzinfo=zone)
-
-
-def _merge(spans: list[Span]) -> list[Span]:
-    merged: list[Span] = []
-    for start, end in sorted(spans):
-        if merged and start <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
-        else:
-            merged.append((start, end))
-    return merged
 
 
 def _storable(ics: bytes) -> bytes:
@@ -463,7 +453,7 @@ class CalDavCalendar:
                     raise
                 spans += self._freebusy_spans(account, url, start, end)
                 how = "free-busy-query"
-        return _merge(spans), how
+        return merge_spans(spans), how
 
     def _event_spans(
         self, account: _Account, url: str, start: datetime, end: datetime, zone: tzinfo

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from connectors.base import ConnectorError
+from connectors.base import ConnectorError, merge_spans
 from connectors.exchange import (
     GONE,
     Ews,
@@ -458,7 +458,7 @@ class ExchangeCalendar:
                     )
                     if begin < finish:
                         spans[address].append((begin, finish))
-        return {a: _merge(s) for a, s in spans.items() if a not in failed}
+        return {a: merge_spans(s) for a, s in spans.items() if a not in failed}
 
     def _own_meetings(self, start: datetime, end: datetime) -> set[Span]:
         """(start, end) in UTC of the program's meetings between start and end (CalendarView).
@@ -564,13 +564,3 @@ def _windows(start: datetime, end: datetime) -> Iterable[Span]:
     while start < end:
         yield start, min(start + step, end)
         start += step
-
-
-def _merge(spans: list[Span]) -> list[Span]:
-    merged: list[Span] = []
-    for start, end in sorted(spans):
-        if merged and start <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
-        else:
-            merged.append((start, end))
-    return merged

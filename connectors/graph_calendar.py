@@ -54,14 +54,13 @@ from zoneinfo import ZoneInfo
 
 from pydantic import ConfigDict
 
-from connectors.base import ConnectorError
+from connectors.base import ConnectorError, merge_spans
 from connectors.graph_http import (
     PREFER_UTC,
     GraphClient,
     GraphError,
     GraphOptions,
     graph_time,
-    merge,
     odata_quote,
     offset_time,
     path_id,
@@ -366,7 +365,7 @@ class GraphCalendar:
         for email in wanted:
             if email in failed or email not in spans:
                 continue
-            result[email] = merge(
+            result[email] = merge_spans(
                 [
                     (max(a, start), min(b, end))
                     for a, b in spans[email]

@@ -449,16 +449,6 @@ def _reason(exc: BaseException) -> str:
     return found.group(1).strip() if found else one_line(f"{type(exc).__name__}: {text}", 200)
 
 
-def merge(spans: list[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
-    merged: list[tuple[datetime, datetime]] = []
-    for start, end in sorted(spans):
-        if merged and start <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
-        else:
-            merged.append((start, end))
-    return merged
-
-
 def windows(start: datetime, end: datetime, size: timedelta) -> Iterator[tuple[datetime, datetime]]:
     """[start, end) cut into pieces of at most `size`."""
     while start < end:
