@@ -148,7 +148,8 @@ class Onboarding(Strict):
 class Agreement(Strict):
     reminder_after: Duration = timedelta(days=3)
     max_reminders: Annotated[int, Field(ge=0, le=10)] = 2
-    escalate_after: Duration = timedelta(days=7)
+    # The older name of `at_risk.no_agreement_after` (which it sets); give one or the other.
+    escalate_after: Duration | None = None
     response_time: str = "within two working days"
     confidentiality: str = (
         "What we talk about stays between the two of us, unless we both agree otherwise "
@@ -207,6 +208,49 @@ class Digest(Strict):
     enabled: bool = True
     day: Weekday = 0
     time: TimeOfDay = time(8, 0)
+
+
+class AtRisk(Strict):
+    """When a pair counts as at risk: each rule, when it fires, puts the pair at the top of the
+    digest with its reason, sends the pair a kind nudge where one fits, and tells the
+    coordinator, once per occurrence. `null` switches a rule off. (A pair nobody has heard
+    from is covered by `cadence.nudge.quiet_after`.)"""
+
+    no_agreement_after: Duration | None = timedelta(days=7)  # agreement pending this long
+    # this many meetings in a row declined in the calendar
+    declined_in_a_row: Annotated[int, Field(ge=1, le=10)] | None = 2
+    no_progress_after: Duration | None = timedelta(weeks=4)  # no progress, goals or rating logged
+    low_rating: Annotated[int, Field(ge=1, le=4)] | None = 2  # a rating (1-5) at or below this
+
+    @field_validator("no_agreement_after", "no_progress_after")
+    @classmethod
+    def _at_least_a_day(cls, value: timedelta | None) -> timedelta | None:
+        if value is not None and value < timedelta(days=1):
+            raise ValueError("must be at least 1d (or null to switch the rule off)")
+        return value
+
+    @field_validator("declined_in_a_row", mode="before")
+    @classmethod
+    def _count(cls, value: object) -> object:
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 10
+        ):
+            raise ValueError(
+                f"{value!r} is not a number of meetings from 1 to 10 (or null to switch it off)"
+            )
+        return value
+
+    @field_validator("low_rating", mode="before")
+    @classmethod
+    def _rating(cls, value: object) -> object:
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 4
+        ):
+            raise ValueError(
+                f"{value!r} is not a rating from 1 to 4: ratings go from 1 to 5, and a rating "
+                "at or below this counts (null switches the rule off)"
+            )
+        return value
 
 
 class Cadence(Strict):
@@ -295,6 +339,7 @@ class Service(Strict):
 class Config(Strict):
     program: Program
     cadence: Cadence = Cadence()
+    at_risk: AtRisk = AtRisk()
     participants: list[Participant]
     pairs: list[Pair]
     mail: ConnectorOptions = ConnectorOptions(type="maildir", path="mail")
@@ -303,6 +348,27 @@ class Config(Strict):
     security: Security = Security()
     service: Service = Service()
     base_dir: Path = Path(".")  # the config file's folder; set by load_config
+
+    @model_validator(mode="before")
+    @classmethod
+    def _escalate_after_is_no_agreement_after(cls, data: Any) -> Any:
+        """`cadence.agreement.escalate_after` (the older key) sets the at-risk rule."""
+        if not isinstance(data, dict):
+            return data
+        cadence = data.get("cadence")
+        agreement = cadence.get("agreement") if isinstance(cadence, dict) else None
+        if not isinstance(agreement, dict) or agreement.get("escalate_after") is None:
+            return data
+        at_risk = data.get("at_risk")
+        if at_risk is None:
+            at_risk = {}
+        try:
+            old = parse_duration(agreement["escalate_after"])
+        except ValueError:
+            return data  # reported at its own key
+        if isinstance(at_risk, dict) and "no_agreement_after" not in at_risk:
+            data = {**data, "at_risk": {**at_risk, "no_agreement_after": old}}
+        return data
 
     def participant(self, participant_id: str) -> Participant:
         return self._people[participant_id]
@@ -372,6 +438,29 @@ def _cross_problems(raw: dict[str, Any]) -> Iterable[str]:
             seen_in.setdefault(pid, str(pair.get("id")))
         if pair.get("mentor") is not None and pair.get("mentor") == pair.get("mentee"):
             yield f"pairs[{i}]: mentor and mentee are the same person"
+    yield from _escalation_conflict(raw)
+
+
+def _escalation_conflict(raw: dict[str, Any]) -> Iterable[str]:
+    """The old and the new name of the agreement rule must not say different things."""
+    cadence = raw.get("cadence")
+    agreement = cadence.get("agreement") if isinstance(cadence, dict) else None
+    at_risk = raw.get("at_risk")
+    if not (isinstance(agreement, dict) and isinstance(at_risk, dict)):
+        return
+    old, new = agreement.get("escalate_after"), at_risk.get("no_agreement_after")
+    if old is None or "no_agreement_after" not in at_risk:
+        return
+    try:
+        same = new is not None and parse_duration(old) == parse_duration(new)
+    except ValueError:
+        return  # the bad value is reported on its own
+    if not same:
+        yield (
+            f"cadence.agreement.escalate_after: {old!r} contradicts at_risk.no_agreement_after "
+            f"({'null' if new is None else repr(new)}); they are the same rule: keep only "
+            "at_risk.no_agreement_after"
+        )
 
 
 def _location(loc: tuple[int | str, ...]) -> str:

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from agent.config import Config, Pair, Participant
 from agent.model import ROLES, Role, other_role
-from agent.program import PairState, Series
+from agent.program import Member, PairState, Series
 from agent.timefmt import DAY_TITLES, every_text, format_hours, long_date, offset_text
 
 
@@ -38,6 +38,35 @@ def _person(person: Participant, viewer: ZoneInfo | None, now: datetime) -> dict
     }
 
 
+def member_of(person: Participant) -> Member:
+    """What the agent keeps of a participant for when the config no longer names them."""
+    return Member(
+        id=person.id,
+        name=person.name,
+        email=person.email,
+        role=person.role,
+        timezone=str(person.timezone),
+        hours=format_hours(person.hours),
+    )
+
+
+def _member_person(member: Member, viewer: ZoneInfo | None, now: datetime) -> dict[str, Any]:
+    """A remembered participant as a person of the template context (see `_person`)."""
+    zone = ZoneInfo(member.timezone)
+    local = now.astimezone(zone)
+    return {
+        "id": member.id,
+        "name": member.name,
+        "first_name": member.first_name,
+        "email": member.email,
+        "role": member.role,
+        "timezone": member.timezone,
+        "hours": member.hours,
+        "local_time": f"{local:%H:%M}, {DAY_TITLES[local.weekday()]}",
+        "offset": offset_text(zone, viewer, now) if viewer else "",
+    }
+
+
 def coordinator_person(cfg: Config) -> dict[str, Any]:
     coordinator = cfg.program.coordinator
     return {
@@ -53,9 +82,10 @@ def coordinator_person(cfg: Config) -> dict[str, Any]:
     }
 
 
-def video_link(cfg: Config, pair: Pair) -> str:
+def video_link(cfg: Config, pair: Pair | str) -> str:
+    pair_id = pair if isinstance(pair, str) else pair.id
     return cfg.cadence.meetings.video_link.replace("{program}", cfg.program.slug).replace(
-        "{pair}", pair.id
+        "{pair}", pair_id
     )
 
 
@@ -93,13 +123,22 @@ def _meeting(
 
 
 def _change(cfg: Config, pair: Pair, series: Series, me: Participant) -> dict[str, str] | None:
-    """The latest moved or skipped meeting, on the recipient's clock, for the update email."""
+    """The latest change of the series, on the recipient's clock, for the update email.
+
+    `kind` is "moved" or "skipped" (one meeting), "cadence" (a new interval or length
+    from `original` on), "ended" (this series ends with the meeting at `original`; a new
+    one starts at `new`), "address" (sent again to a new address) or "details" (a new
+    video link).
+    """
     change = series.change
     if change is None:
         return None
     asker = cfg.participant(getattr(pair, change.by)) if change.by else None
+    kind = change.what
+    if kind == "meeting":
+        kind = "moved" if change.new_start else "skipped"
     return {
-        "kind": "moved" if change.new_start else "skipped",
+        "kind": kind,
         "original": at_local(change.original, me.timezone),
         "new": at_local(change.new_start, me.timezone) if change.new_start else "",
         "by": "" if asker is None else "you" if asker.id == me.id else asker.first_name,
@@ -125,6 +164,9 @@ def participant_context(
     meetings, agreement = cfg.cadence.meetings, cfg.cadence.agreement
     extra = dict(extra or {})
     occurrence = extra.pop("occurrence", None)
+    series = extra.pop("series", None) or state.series  # an email about an earlier series
+    if isinstance(extra.get("previous"), Member):  # the person this one replaces
+        extra["previous"] = _member_person(extra["previous"], me.timezone, now)
     if "options" in extra:
         extra["options"] = [
             {
@@ -157,11 +199,59 @@ def participant_context(
                 "phrase": agreement.phrase,
             },
         },
-        meeting=(
-            _meeting(cfg, pair, state.series, me, other, occurrence) if state.series else None
-        ),
+        meeting=(_meeting(cfg, pair, series, me, other, occurrence) if series else None),
     )
     context.update(extra)
+    return context
+
+
+def member_context(
+    cfg: Config,
+    pair_id: str,
+    goals: list[str],
+    people: dict[Role, Member],
+    role: Role,
+    now: datetime,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The context of an email to someone the config no longer pairs this way: a person
+    replaced in a pair, or the people of a removed pair. The keys are those of
+    `participant_context`, from the people as the agent remembers them; `meeting` is None
+    (their series is cancelled)."""
+    me = people[role]
+    viewer = ZoneInfo(me.timezone)
+    views = {r: _member_person(m, viewer, now) for r, m in people.items()}
+    other = views.get(other_role(role)) or {
+        **views[role],
+        "id": "",
+        "name": "your partner",
+        "first_name": "your partner",
+        "email": "",
+        "role": other_role(role),
+    }
+    meetings, agreement = cfg.cadence.meetings, cfg.cadence.agreement
+    context = base_context(cfg, now, views[role])
+    context.update(
+        pair={"id": pair_id, "goals": list(goals)},
+        mentor=views.get("mentor", other),
+        mentee=views.get("mentee", other),
+        other=other,
+        cadence={
+            "meetings": {
+                "every": every_text(meetings.every),
+                "duration_minutes": int(meetings.duration.total_seconds() // 60),
+                "video_link": video_link(cfg, pair_id),
+                "backup_channel": meetings.backup_channel,
+            },
+            "agreement": {
+                "response_time": agreement.response_time,
+                "confidentiality": agreement.confidentiality,
+                "phrase": agreement.phrase,
+            },
+        },
+        meeting=None,
+    )
+    context.update(extra or {})
     return context
 
 
@@ -204,6 +294,40 @@ def escalation(cfg: Config, pair: Pair, state: PairState, extra: dict[str, Any])
             "details": f"The mail server refused {extra['address']}: {extra['error']}",
             "suggestion": f"Check {who}'s address and correct it in the config. Until then, or "
             f"until {who} writes in, I send {who} nothing; the pair's other emails go on.",
+        }
+    if reason == "no_progress":
+        return {
+            "reason": f"No progress logged for {extra.get('days', '?')} days",
+            "details": "They are meeting, but neither has logged progress, goals or a rating "
+            f"by email for {extra.get('days', '?')} days. I asked them both how it is going.",
+            "suggestion": "Ask them how the mentoring is going and whether their goals still "
+            "fit; goals that have gone stale are a common reason.",
+        }
+    if reason == "declined_in_a_row":
+        return {
+            "reason": f"{extra.get('declined', '?')} meetings in a row declined",
+            "details": f"The last {extra.get('declined', '?')} meetings of the series were "
+            "declined in the calendar. I asked them both whether the meeting time still works.",
+            "suggestion": "If the time no longer works, help them agree a new one (a reply "
+            'like "can we move to Thursdays 3pm?" moves one meeting), or find out whether '
+            "something else is in the way.",
+        }
+    if reason == "low_rating":
+        who = _names(cfg, pair, [extra["role"]]) if extra.get("role") in ROLES else "Someone"
+        return {
+            "reason": f"A low rating: {extra.get('rating', '?')}/5",
+            "details": f"{who} rated the mentoring {extra.get('rating', '?')} out of 5. I "
+            f"thanked {who if who != 'Someone' else 'them'} and asked what would help, "
+            "without telling the other person.",
+            "suggestion": f"A private word with {who if who != 'Someone' else 'them'} helps "
+            "to find out whether the pairing can work or needs a change.",
+        }
+    if reason == "cadence":
+        return {
+            "reason": "The new meeting cadence does not fit this pair",
+            "details": str(extra.get("explanation", "")),
+            "suggestion": "Their meetings continue on the old cadence. Ask them to widen their "
+            "hours or preferred days in the config; then a change of the cadence applies.",
         }
     return {
         "reason": f"The pair has been quiet for {extra.get('quiet_days', '?')} days",

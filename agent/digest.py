@@ -1,8 +1,9 @@
 """The coordinator's weekly digest, computed from state and logs. Pure.
 
-At-risk pairs come first, each with the plain reasons the agent sees:
-an agreement still pending past the escalation point, a declined agreement,
-a quiet pair, a pause, a low rating, no meeting time found.
+At-risk pairs come first, those with the most reasons first, each with the plain
+reasons `agent.risk` finds (the same rules the planner acts on): an agreement still
+pending, a declined agreement, no meeting time found, mail that bounces, a quiet
+pair, meetings declined in a row, no progress logged, a low rating, a pause.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from typing import Any
 
 from agent.config import Config
 from agent.context import at_local
-from agent.program import BEFORE_AGREEMENT, MEETING_STAGES, PairState, Stage
+from agent.program import BEFORE_AGREEMENT, PairState, Stage
+from agent.risk import risks
 from agent.timefmt import long_date
 
 
@@ -30,31 +32,6 @@ def _period(first: datetime, last: datetime) -> str:
     return f"{start} – {last.day} {last:%B %Y}"
 
 
-def risk_reasons(
-    cfg: Config, state: PairState, now: datetime, ratings: list[int], no_slot: bool
-) -> list[str]:
-    """Why a pair may be drifting; empty when it looks healthy."""
-    reasons = []
-    cadence = cfg.cadence
-    if state.declined:
-        reasons.append("declined the agreement")
-    if state.stage in BEFORE_AGREEMENT and state.agreement_sent:
-        waiting = now - min(state.agreement_sent.values())
-        if waiting >= cadence.agreement.escalate_after:
-            reasons.append(f"no agreement after {waiting.days} days")
-    if no_slot and state.series is None:
-        reasons.append("no meeting time fits both")
-    if state.stage in MEETING_STAGES and state.series:
-        quiet_since = state.quiet_since() or now
-        if now - quiet_since >= cadence.nudge.quiet_after:
-            reasons.append(f"quiet for {(now - quiet_since).days} days")
-    if state.stage == Stage.PAUSED:
-        reasons.append("paused")
-    if ratings and ratings[-1] <= 2:
-        reasons.append(f"last rating {ratings[-1]}/5")
-    return reasons
-
-
 def digest_context(
     cfg: Config,
     states: Mapping[str, PairState],
@@ -68,10 +45,9 @@ def digest_context(
     since = now - timedelta(days=7)
     log = list(log)
     week_log = [e for e in log if (t := _parse(e.get("at"))) and since <= t <= now]
-    ratings: dict[str, list[int]] = {}
+    by_pair: dict[str, list[Mapping[str, Any]]] = {}
     for entry in log:
-        if entry.get("kind") == "rating" and str(entry.get("text", "")).split("/")[0].isdigit():
-            ratings.setdefault(entry["pair"], []).append(int(entry["text"].split("/")[0]))
+        by_pair.setdefault(str(entry.get("pair")), []).append(entry)
     rows, held, planned = [], 0, 0
     declined_occurrences = sum(
         1 for e in week_log if e.get("kind") == "meeting_reply" and "declined" in e.get("text", "")
@@ -79,11 +55,13 @@ def digest_context(
     for pair in cfg.pairs:
         state = states.get(pair.id) or PairState(pair_id=pair.id)
         series = state.series
-        if series and series.status == "confirmed":
-            planned += sum(1 for o in series.slot().occurrences() if since <= o < now)
-        reasons = risk_reasons(
-            cfg, state, now, ratings.get(pair.id, []), pair.id in escalated_no_slot
+        for part in state.segments():
+            if part.status == "confirmed":
+                planned += sum(1 for o in part.slot().occurrences() if since <= o < now)
+        found = risks(
+            cfg, state, by_pair.get(pair.id, []), now, no_slot=pair.id in escalated_no_slot
         )
+        reasons = [r.reason for r in found]
         last = state.last_heard()
         upcoming = series.next_after(now) if series and series.status == "confirmed" else None
         rows.append(
@@ -94,12 +72,13 @@ def digest_context(
                 "stage": str(state.stage),
                 "at_risk": bool(reasons),
                 "reasons": reasons,
+                "codes": [r.code for r in found],
                 "last_heard": long_date(last.astimezone(zone)) if last else None,
                 "next_meeting": at_local(upcoming, zone) if upcoming else None,
             }
         )
     held = max(0, planned - declined_occurrences)
-    rows.sort(key=lambda r: (not r["at_risk"], r["id"]))
+    rows.sort(key=lambda r: (not r["at_risk"], -len(r["reasons"]), r["id"]))
     stages = Counter(r["stage"] for r in rows)
     week_inbound = [r for r in inbound if (t := _parse(r.get("at"))) and since <= t <= now]
     return {
@@ -111,7 +90,7 @@ def digest_context(
         "agreements_pending": [
             r["id"] for r in rows if r["stage"] in {str(s) for s in BEFORE_AGREEMENT}
         ],
-        "quiet": [r["id"] for r in rows if any(x.startswith("quiet") for x in r["reasons"])],
+        "quiet": [r["id"] for r in rows if "quiet" in r["codes"]],
         "declined": declined_occurrences,
         "bounces": sorted({e.get("text", "") for e in week_log if e.get("kind") == "bounce"}),
         "needs_human": [

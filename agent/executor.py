@@ -16,12 +16,19 @@ from email.message import EmailMessage
 from typing import Any
 
 from agent.config import Config
-from agent.context import coordinator_context, participant_context, video_link
+from agent.context import (
+    coordinator_context,
+    member_context,
+    member_of,
+    participant_context,
+    video_link,
+)
 from agent.digest import digest_context
 from agent.ics import series_ics
+from agent.model import ROLES, Role
 from agent.outbound import compose, message_id
 from agent.planner import Action
-from agent.program import Booked, Event, PairState, Sent, Series
+from agent.program import Booked, Event, Member, PairState, Sent, Series
 from agent.render import Renderer
 from agent.store import Store
 from agent.tokens import reply_address
@@ -30,6 +37,8 @@ from connectors.base import Calendar, Mailbox
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
+# Emails to people who are no longer in the pair: replies go to the coordinator.
+LEAVING = frozenset({"farewell", "pair_removed"})
 
 
 @dataclass(frozen=True)
@@ -85,28 +94,54 @@ class Executor:
 
     # -- building ---------------------------------------------------------------------------
 
-    def _recipient(self, action: Action) -> tuple[str, str]:
+    def _in_config(self, pair_id: str | None) -> bool:
+        return pair_id is not None and pair_id in {p.id for p in self.cfg.pairs}
+
+    def _people(self, pair_id: str, states: dict[str, PairState]) -> dict[Role, Member]:
+        """The pair's people: from the config, or as remembered for a removed pair."""
+        if self._in_config(pair_id):
+            pair = self.cfg.pair(pair_id)
+            return {r: member_of(self.cfg.participant(getattr(pair, r))) for r in ROLES}
+        state = states.get(pair_id)
+        return dict(state.members) if state else {}
+
+    def _recipient(self, action: Action, states: dict[str, PairState]) -> tuple[str, str]:
+        member = action.extra.get("member")
+        if isinstance(member, Member):  # a person who left the pair
+            return member.name, member.email
         if action.role is None:
             coordinator = self.cfg.program.coordinator
             return coordinator.name, coordinator.email
-        pair = self.cfg.pair(action.pair_id or "")
-        person = self.cfg.participant(getattr(pair, action.role))
+        person = self._people(action.pair_id or "", states)[action.role]
         return person.name, person.email
 
     def _context(
         self, action: Action, states: dict[str, PairState], now: datetime
     ) -> dict[str, Any]:
-        pair = self.cfg.pair(action.pair_id) if action.pair_id else None
+        known = self._in_config(action.pair_id)
+        pair = self.cfg.pair(action.pair_id) if action.pair_id and known else None
         state = states.get(action.pair_id) if action.pair_id else None
-        extra = dict(action.extra)
+        extra = {k: v for k, v in action.extra.items() if k not in ("ref", "attendees")}
         extra["invitation_attached"] = not self.calendar.invites_attendees
         if action.options:
             extra["options"] = action.options
+        if action.kind == "series_ended" and action.series:
+            extra["series"] = action.series
+        if action.kind == "farewell" and action.pair_id:
+            member: Member = extra.pop("member")
+            partner: Member | None = extra.pop("partner", None)
+            people = {member.role: member}
+            if partner:
+                people[partner.role] = partner
+            goals = list(state.goals) if state else []
+            return member_context(self.cfg, action.pair_id, goals, people, member.role, now, extra)
+        if action.kind == "pair_removed" and action.pair_id and action.role and not pair:
+            people = self._people(action.pair_id, states)
+            goals = list(state.goals) if state else []
+            return member_context(self.cfg, action.pair_id, goals, people, action.role, now, extra)
         if action.kind == "closure" and pair:
-            extra["progress"] = self._progress(pair.id)
-            extra["meetings_held"] = (
-                len(state.series.held_before(now)) if state and state.series else 0
-            )
+            extra["progress"] = self._progress(pair.id, states)
+            extra["meetings_held"] = len(state.held_before(now)) if state else 0
         if action.kind == "digest":
             extra["digest"] = digest_context(
                 self.cfg,
@@ -124,16 +159,25 @@ class Executor:
             return participant_context(self.cfg, pair, state, action.role, now, extra)
         return coordinator_context(self.cfg, now, pair, state, action.template or "", extra)
 
-    def _progress(self, pair_id: str) -> list[dict[str, str]]:
-        names = {
-            r: self.cfg.participant(getattr(self.cfg.pair(pair_id), r)).name
-            for r in ("mentor", "mentee")
-        }
+    def _progress(self, pair_id: str, states: dict[str, PairState]) -> list[dict[str, str]]:
+        names = {r: m.name for r, m in self._people(pair_id, states).items()}
+        state = states.get(pair_id)
+        departed = list(state.departed) if state else []
+
+        def author(entry: dict[str, Any]) -> str:
+            role = entry.get("by") or ""
+            at = datetime.fromisoformat(str(entry["at"]))
+            # written by someone who later left the pair: their own name
+            for departure in departed:
+                if departure.role == role and at < departure.at:
+                    return departure.member.name
+            return names.get(role, "")  # type: ignore[call-overload]
+
         shown = {"agree", "goals", "progress", "rating", "pause", "resume"}
         return [
             {
                 "at": e["at"][:10],
-                "by": names.get(e.get("by") or "", ""),
+                "by": author(e),
                 "kind": e["kind"],
                 "text": e.get("text", ""),
             }
@@ -141,21 +185,32 @@ class Executor:
             if e.get("kind") in shown
         ]
 
-    def _calendar_bytes(self, series: Series, method: str, now: datetime, pair_id: str) -> bytes:
-        pair = self.cfg.pair(pair_id)
-        people = [self.cfg.participant(pair.mentor), self.cfg.participant(pair.mentee)]
+    def _calendar_bytes(
+        self,
+        series: Series,
+        method: str,
+        now: datetime,
+        pair_id: str,
+        states: dict[str, PairState],
+        attendees: dict[Role, Member] | None = None,
+    ) -> bytes:
+        """The series as iCalendar, with the pair's people (or `attendees`, for the
+        people a cancelled series was booked for) as ATTENDEEs."""
+        found = attendees or self._people(pair_id, states)
+        people = [found[r] for r in ROLES if r in found]
+        names = " & ".join(p.first_name for p in people)
         return series_ics(
             method=method,  # type: ignore[arg-type]
             uid=series.uid,
             sequence=series.sequence,
             slot=series.slot(),
-            summary=f"Mentoring: {people[0].first_name} & {people[1].first_name}",
+            summary=f"Mentoring: {names}",
             description=(
                 "Your regular mentoring meeting.\n"
                 "Agenda: one update from each of you, one topic, one next step.\n"
                 f"If video fails: {self.cfg.cadence.meetings.backup_channel}."
             ),
-            video_link=video_link(self.cfg, pair),
+            video_link=video_link(self.cfg, pair_id),
             organizer=(self.cfg.program.sender.name, self.cfg.program.sender.email),
             attendees=[(p.name, p.email) for p in people],
             dtstamp=now,
@@ -167,19 +222,27 @@ class Executor:
         """The email an action sends (rendered, composed, not yet sent)."""
         assert action.template
         rendered = self.renderer.render(action.template, self._context(action, states, now))
-        to = self._recipient(action)
-        reply_to = (
-            reply_address(
+        to = self._recipient(action, states)
+        if action.kind in LEAVING:  # they are no longer in the pair: answers go to a person
+            reply_to: str | None = self.cfg.program.coordinator.email
+        elif action.pair_id and action.role:
+            reply_to = reply_address(
                 self.cfg.program.sender.email, self.token_key, action.pair_id, action.role
             )
-            if action.pair_id and action.role
-            else None
-        )
+        else:
+            reply_to = None
         # A calendar that invites by itself (Google, Exchange, Microsoft 365) has sent the
         # invitation already: the email then only explains it, so nobody gets two.
         attach = action.method and not self.calendar.invites_attendees
         calendar = (
-            self._calendar_bytes(action.series, action.method, now, action.pair_id)
+            self._calendar_bytes(
+                action.series,
+                action.method,
+                now,
+                action.pair_id,
+                states,
+                action.extra.get("attendees"),
+            )
             if action.series and attach and action.pair_id
             else None
         )
@@ -203,7 +266,7 @@ class Executor:
     ) -> Event | None:
         """Carry out one action (or only build it, in a dry run) and return the resulting fact."""
         if action.template is None:
-            return self._calendar_action(action, now, dry_run)
+            return self._calendar_action(action, states, now, dry_run)
         outgoing = self.build(action, states, now)
         if not dry_run:
             record = self.store.action(action.key) or {}
@@ -216,33 +279,47 @@ class Executor:
                 self.mailbox.send(outgoing.message)
             self.store.record_action(action.key, status="done", done_at=now, to=outgoing.to[1])
         sequence = action.series.sequence if action.series else None
-        return Sent(action.kind, action.role, now, sequence=sequence, options=action.options)
+        return Sent(
+            action.kind,
+            action.role,
+            now,
+            sequence=sequence,
+            options=action.options,
+            ref=action.extra.get("ref"),
+        )
 
-    def _calendar_action(self, action: Action, now: datetime, dry_run: bool) -> Event | None:
+    def _calendar_action(
+        self, action: Action, states: dict[str, PairState], now: datetime, dry_run: bool
+    ) -> Event | None:
         """Book, update or cancel the series in the organizer's calendar.
 
         A calendar that invites the attendees itself gets the series with them (REQUEST);
         any other stores the organizer's copy only (PUBLISH allows no ATTENDEE).
+        `end_series` stores a series shortened by a cadence change, `retire_series` the
+        cancelled series of people who are no longer paired (it comes cancelled already).
         """
         series = action.series
         assert series is not None and action.pair_id
-        if action.kind in ("book", "update_series"):
+        attendees = action.extra.get("attendees")
+        if action.kind in ("book", "update_series", "end_series"):
             if not dry_run:
                 method = "REQUEST" if self.calendar.invites_attendees else "PUBLISH"
-                ics = self._calendar_bytes(series, method, now, action.pair_id)
+                ics = self._calendar_bytes(series, method, now, action.pair_id, states)
                 self.calendar.put_event(series.uid, ics)
                 self.store.record_action(action.key, status="done", done_at=now)
             if action.kind == "book":
                 return Booked(series)
-            return Sent("update_series", None, now, sequence=series.sequence)
-        cancelled = series.model_copy(
-            update={"status": "cancelled", "sequence": series.sequence + 1}
-        )
+            return Sent(action.kind, None, now, sequence=series.sequence)
+        cancelled = series
+        if series.status != "cancelled":
+            cancelled = series.model_copy(
+                update={"status": "cancelled", "sequence": series.sequence + 1}
+            )
         if not dry_run:
-            ics = self._calendar_bytes(cancelled, "CANCEL", now, action.pair_id)
+            ics = self._calendar_bytes(cancelled, "CANCEL", now, action.pair_id, states, attendees)
             self.calendar.cancel_event(series.uid, ics)
             self.store.record_action(action.key, status="done", done_at=now)
-        return Sent("cancel_series", None, now)
+        return Sent(action.kind, None, now, ref=action.extra.get("ref"))
 
     def record_failure(
         self, action: Action, error: Exception, now: datetime, *, permanent: bool = False

@@ -10,11 +10,21 @@ or follow-up instead of a burst of stale ones.
 The executor applies each done action back to the state and plans again
 (a few rounds per tick), so a welcome and the agreement, or a booking and
 its invitations, go out in the same tick.
+
+At-risk pairs (see `agent.risk`) are acted on here, once per rule and
+occurrence: the pair gets a kind nudge where one fits and the coordinator an
+escalation. The agreement rule's nudges are the agreement reminders and the
+quiet rule's is `nudge` (the coordinator hears of a quiet pair at twice
+`quiet_after`, so the pair has a chance to answer the nudge first).
+
+After a change of people (`PairState.round`), every key of the pair carries
+the round (`ana-ben~1/welcome/mentor`), so the new round's emails are not
+mistaken for the old round's.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -22,12 +32,38 @@ from zoneinfo import ZoneInfo
 
 from agent.config import Config, Pair, Participant
 from agent.model import ROLES, Role, other_role
-from agent.program import BEFORE_AGREEMENT, MEETING_STAGES, PairState, Series, Stage
+from agent.program import (
+    BEFORE_AGREEMENT,
+    MEETING_STAGES,
+    Departure,
+    Member,
+    PairState,
+    Series,
+    Stage,
+)
+from agent.risk import Risk, risks
 from agent.slots import Availability, SlotSearch, find_series
 
 Busy = Sequence[tuple[datetime, datetime]]
+LogEntries = Iterable[Mapping[str, Any]]
 # Emails that only remind: postponed while the person is out of office.
-REMINDERS = frozenset({"agreement_reminder", "follow_up", "check_in", "nudge"})
+REMINDERS = frozenset(
+    {
+        "agreement_reminder",
+        "follow_up",
+        "check_in",
+        "nudge",
+        "progress_check",
+        "meeting_time_check",
+        "rating_follow_up",
+    }
+)
+# The at-risk rules that nudge the pair, with the email each sends.
+RISK_NUDGES = {
+    "no_progress": "progress_check",
+    "declined_in_a_row": "meeting_time_check",
+    "low_rating": "rating_follow_up",
+}
 CLOSURE_TIME = time(9, 0)  # closing emails go out on the end day's morning, program time
 
 
@@ -47,6 +83,9 @@ class Action:
 
     def describe(self) -> str:
         who = self.role or ("coordinator" if self.template else "calendar")
+        leaving = self.extra.get("member")
+        if isinstance(leaving, Member):  # someone who left the pair
+            who = f"{leaving.first_name} (former {leaving.role})"
         pair = f"{self.pair_id}: " if self.pair_id else ""
         return f"{pair}{self.kind} -> {who}"
 
@@ -77,16 +116,40 @@ def _stamp(moment: datetime) -> str:
     return moment.astimezone(ZoneInfo("UTC")).strftime("%Y%m%dT%H%MZ")
 
 
-def series_uid(cfg: Config, pair: Pair) -> str:
-    """Stable per pair and program, so every update of the series reaches the same event."""
+def series_uid(cfg: Config, pair: Pair | str, number: int = 0) -> str:
+    """Stable per pair and program, so every update of the series reaches the same event.
+
+    `number` (`PairState.uids`) counts the series the pair had before: a new person or a
+    new cadence gets a series of its own (`...-ana-ben-2@...`), because a calendar does
+    not take a cancelled or shortened event back as a new one.
+    """
     domain = cfg.program.sender.email.rsplit("@", 1)[1]
-    return f"mentormail-{cfg.program.slug}-{pair.id}@{domain}"
+    pair_id = pair if isinstance(pair, str) else pair.id
+    suffix = f"-{number + 1}" if number else ""
+    return f"mentormail-{cfg.program.slug}-{pair_id}{suffix}@{domain}"
 
 
 def availability(person: Participant) -> Availability:
     return Availability(
         name=f"{person.first_name} ({person.timezone})", tz=person.timezone, hours=person.hours
     )
+
+
+def fits(cfg: Config, pair: Pair, series: Series) -> bool:
+    """Every meeting of `series` lies inside both people's hours, on their own clocks."""
+    people = [cfg.participant(pair.mentor), cfg.participant(pair.mentee)]
+    for _, start in series.meetings():
+        end = start + series.duration
+        for person in people:
+            local, local_end = start.astimezone(person.timezone), end.astimezone(person.timezone)
+            window = person.hours.get(local.weekday())
+            if window is None or local_end.date() != local.date():
+                return False
+            opens, closes = window
+            close = time(23, 59, 59) if closes == time(23, 59) else closes
+            if not opens <= local.time() or not local_end.time() <= close:
+                return False
+    return True
 
 
 class _Plan:
@@ -96,37 +159,65 @@ class _Plan:
     changes or the person writes; reminders to a person who is out of office
     wait until they are back. Reminder keys count from the first email, so
     the one that is due on their return goes out then, not a backlog.
+
+    `pair` is the configured pair (not set for a pair removed from the config);
+    `emails` are the addresses mail goes to, for the bounce check.
     """
 
-    def __init__(self, cfg: Config, pair: Pair, state: PairState, now: datetime) -> None:
-        self.pair = pair
+    pair: Pair
+
+    def __init__(
+        self,
+        pair_id: str,
+        state: PairState,
+        now: datetime,
+        emails: Mapping[Role, str],
+        pair: Pair | None = None,
+    ) -> None:
+        if pair is not None:
+            self.pair = pair
+        self.pair_id = pair_id
+        self.prefix = pair_id if state.round == 0 else f"{pair_id}~{state.round}"
         self.actions: list[Action] = []
-        self.bounced = {
-            r for r in ROLES if state.bounced(r, cfg.participant(getattr(pair, r)).email)
-        }
+        self.bounced = {r for r in ROLES if r in emails and state.bounced(r, emails[r])}
         self._away = {r for r in ROLES if state.is_away(r, now)}
+
+    @classmethod
+    def of(cls, cfg: Config, pair: Pair, state: PairState, now: datetime) -> _Plan:
+        emails = {r: cfg.participant(getattr(pair, r)).email for r in ROLES}
+        return cls(pair.id, state, now, emails, pair)
 
     def email(self, kind: str, role: Role | None, *parts: object, **kw: Any) -> None:
         if role in self.bounced or (role in self._away and kind in REMINDERS):
             return
-        key = "/".join([self.pair.id, kind, *(str(p) for p in parts), role or "coordinator"])
+        key = "/".join([self.prefix, kind, *(str(p) for p in parts), role or "coordinator"])
         template = kw.pop("template", kind)
-        self.actions.append(Action(key, kind, self.pair.id, role, template, **kw))
+        self.actions.append(Action(key, kind, self.pair_id, role, template, **kw))
 
-    def calendar(self, kind: str, series: Series) -> None:
-        key = f"{self.pair.id}/{kind}/{series.uid}/{series.sequence}"
-        self.actions.append(Action(key, kind, self.pair.id, series=series))
+    def calendar(self, kind: str, series: Series, **kw: Any) -> None:
+        key = f"{self.prefix}/{kind}/{series.uid}/{series.sequence}"
+        self.actions.append(Action(key, kind, self.pair_id, series=series, **kw))
 
 
 def plan_pair(
-    cfg: Config, pair: Pair, state: PairState, now: datetime, busy: Busy = ()
+    cfg: Config,
+    pair: Pair,
+    state: PairState,
+    now: datetime,
+    busy: Busy = (),
+    log: LogEntries = (),
 ) -> list[Action]:
-    """What is due for one pair at `now`. Pure."""
+    """What is due for one pair at `now`. Pure.
+
+    `log` is the pair's progress log (for the at-risk rules that read it: progress,
+    ratings, declined meetings); without it those rules see nothing logged.
+    """
     timeline = Timeline.of(cfg)
     if now < timeline.opens or state.stage == Stage.CLOSED:
         return []
-    plan = _Plan(cfg, pair, state, now)
+    plan = _Plan.of(cfg, pair, state, now)
     _undeliverable(plan, state)
+    _departures(plan, state, tell_partner=True)
     if state.stage == Stage.CLOSING:
         _closing(plan, state, now)
         return plan.actions
@@ -135,13 +226,16 @@ def plan_pair(
             plan.email("welcome", role)
         elif role not in state.agreement_sent:
             plan.email("agreement", role)
+    found = risks(cfg, state, log, now)
     if state.stage in BEFORE_AGREEMENT:
-        _agreement(plan, cfg, state, now)
+        _agreement(plan, cfg, state, now, found)
     elif state.stage == Stage.AGREED and state.series is None:
         if cfg.cadence.meetings.offer > 1:
             _offer(plan, cfg, state, now, busy)
         else:
-            _book(plan, cfg, now, busy)
+            _book(plan, cfg, state, now, busy)
+    if state.stage != Stage.PAUSED:
+        _earlier(plan, state)
     if state.series and state.series.status == "confirmed" and state.stage != Stage.PAUSED:
         if state.stored < state.series.sequence:  # a meeting moved or was skipped
             plan.calendar("update_series", state.series)
@@ -156,8 +250,126 @@ def plan_pair(
                     method="REQUEST",
                 )
     if state.stage in MEETING_STAGES and state.series:
-        _meetings(plan, cfg, state, now)
+        _meetings(plan, cfg, state, now, found)
+    if state.stage != Stage.PAUSED:
+        _at_risk(plan, found)
     return plan.actions
+
+
+def plan_removed(state: PairState, now: datetime) -> list[Action]:
+    """What is still due for a pair the coordinator removed from the config. Pure.
+
+    Its series is cancelled (the calendar first, then a CANCEL to both with the
+    `pair_removed` email), and each person who had heard from the program is told.
+    Names and addresses come from `state.members`, since the config no longer has them.
+    """
+    if state.removed_at is None or state.stage != Stage.CLOSING:
+        return []
+    plan = _Plan(state.pair_id, state, now, {r: m.email for r, m in state.members.items()})
+    _departures(plan, state, tell_partner=False)
+    series = state.series
+    if series and series.status == "confirmed" and series.next_after(now):
+        plan.calendar("cancel_series", series)  # the emails follow once it is cancelled
+        return plan.actions
+    for role in ROLES:
+        if role not in state.welcomed or role in state.closure_sent:
+            continue
+        carries_cancel = (
+            series is not None
+            and series.status == "cancelled"
+            and state.invited.get(role, -1) < series.sequence
+        )
+        plan.email(
+            "pair_removed",
+            role,
+            series=series if carries_cancel else None,
+            method="CANCEL" if carries_cancel else None,
+            extra={"meetings_cancelled": bool(series and series.status == "cancelled")},
+        )
+    return plan.actions
+
+
+def _departures(plan: _Plan, state: PairState, *, tell_partner: bool) -> None:
+    """For each person replaced: the old series cancelled, a goodbye, the partner told."""
+    for departure in state.departed:
+        extra = {
+            "ref": departure.ref,
+            "attendees": _attendees(departure),
+            "meetings_cancelled": departure.series is not None,
+        }
+        cancel = {"series": departure.series, "method": "CANCEL"} if departure.series else {}
+        if departure.series and "calendar" not in departure.done:
+            plan.calendar("retire_series", departure.series, extra=extra)
+        stamp = _stamp(departure.at)
+        if departure.welcomed and not departure.bounced and "farewell" not in departure.done:
+            key = f"{plan.prefix}/farewell/{departure.member.id}/{stamp}"
+            farewell = {**extra, "member": departure.member, "partner": departure.partner}
+            plan.actions.append(
+                Action(key, "farewell", plan.pair_id, None, "farewell", extra=farewell, **cancel)
+            )
+        partner = other_role(departure.role)
+        if tell_partner and departure.partner_welcomed and "partner" not in departure.done:
+            previous = {**extra, "previous": departure.member}
+            plan.email(
+                "partner_changed", partner, departure.member.id, stamp, extra=previous, **cancel
+            )
+
+
+def _attendees(departure: Departure) -> dict[Role, Member]:
+    people = {departure.role: departure.member}
+    if departure.partner:
+        people[other_role(departure.role)] = departure.partner
+    return people
+
+
+def _earlier(plan: _Plan, state: PairState) -> None:
+    """After a cadence change: the shortened earlier series to the calendar and to both."""
+    if not state.earlier:
+        return
+    ended = state.earlier[-1]
+    if state.earlier_sent.get("calendar", -1) < ended.sequence:
+        plan.calendar("end_series", ended)
+    for role in ROLES:
+        if state.earlier_sent.get(role, -1) < ended.sequence:
+            plan.email(
+                "series_ended",
+                role,
+                ended.uid,
+                ended.sequence,
+                template="invitation",
+                series=ended,
+                method="REQUEST",
+            )
+
+
+def _at_risk(plan: _Plan, found: list[Risk]) -> None:
+    """The rules that read the log: a kind nudge and the coordinator, once per occurrence.
+
+    No progress is not chased while the pair is quiet: the quiet nudge covers it. A low
+    rating is followed up with its author only: the other person need not know of it.
+    """
+    codes = {r.code for r in found}
+    for risk in found:
+        nudge = RISK_NUDGES.get(risk.code)
+        if nudge is None or (risk.code == "no_progress" and "quiet" in codes):
+            continue
+        stamp = _stamp(risk.since) if risk.since else "-"
+        detail = {"days": risk.value} if risk.code == "no_progress" else {}
+        if risk.code == "declined_in_a_row":
+            detail = {"declined": risk.value}
+        if risk.code == "low_rating":
+            detail = {"rating": risk.value}
+        recipients = [risk.role] if risk.code == "low_rating" and risk.role else list(ROLES)
+        if risk.code != "low_rating" or risk.role:
+            for role in recipients:
+                plan.email(nudge, role, stamp, extra=dict(detail))
+        plan.email(
+            f"escalation_{risk.code}",
+            None,
+            stamp,
+            template="coordinator_escalation",
+            extra={"reason": risk.code, "text": risk.reason, "role": risk.role, **detail},
+        )
 
 
 def _undeliverable(plan: _Plan, state: PairState) -> None:
@@ -179,7 +391,9 @@ def _undeliverable(plan: _Plan, state: PairState) -> None:
         )
 
 
-def _agreement(plan: _Plan, cfg: Config, state: PairState, now: datetime) -> None:
+def _agreement(
+    plan: _Plan, cfg: Config, state: PairState, now: datetime, found: list[Risk]
+) -> None:
     rules = cfg.cadence.agreement
     for role in ROLES:
         sent = state.agreement_sent.get(role)
@@ -193,16 +407,15 @@ def _agreement(plan: _Plan, cfg: Config, state: PairState, now: datetime) -> Non
                 number,
                 extra={"reminder_number": number, "other_agreed": other_role(role) in state.agreed},
             )
-    if state.agreement_sent and not state.both(state.agreed):
-        waiting = now - min(state.agreement_sent.values())
-        if waiting >= rules.escalate_after:
-            missing = [r for r in ROLES if r not in state.agreed]
-            plan.email(
-                "escalation_agreement",
-                None,
-                template="coordinator_escalation",
-                extra={"reason": "agreement", "waiting_days": waiting.days, "missing": missing},
-            )
+    late = next((r for r in found if r.code == "no_agreement"), None)
+    if late is not None:  # the at-risk rule `at_risk.no_agreement_after`
+        missing = [r for r in ROLES if r not in state.agreed]
+        plan.email(
+            "escalation_agreement",
+            None,
+            template="coordinator_escalation",
+            extra={"reason": "agreement", "waiting_days": late.value, "missing": missing},
+        )
 
 
 def search_series(
@@ -226,10 +439,11 @@ def search_series(
     )
 
 
-def _book(plan: _Plan, cfg: Config, now: datetime, busy: Busy) -> None:
+def _book(plan: _Plan, cfg: Config, state: PairState, now: datetime, busy: Busy) -> None:
     search = search_series(cfg, plan.pair, now, busy)
     if search.slots:
-        plan.calendar("book", Series.from_slot(series_uid(cfg, plan.pair), search.slots[0]))
+        uid = series_uid(cfg, plan.pair, state.uids)
+        plan.calendar("book", Series.from_slot(uid, search.slots[0]))
     else:
         plan.email(
             "escalation_no_slot",
@@ -244,14 +458,16 @@ def _offer(plan: _Plan, cfg: Config, state: PairState, now: datetime, busy: Busy
 
     Without an answer within `agreement.reminder_after`, the first (best) option is
     booked, as the email says. A picked option whose first meeting is too close by
-    now starts at its next meeting instead.
+    now starts at its next meeting instead. When the cadence changed after the offer,
+    the picked time is booked with the new cadence if it still fits both people's hours,
+    else the slot finder picks a time afresh.
     """
     if not state.offered:
         search = search_series(cfg, plan.pair, now, busy, count=cfg.cadence.meetings.offer)
         if not search.slots:
-            _book(plan, cfg, now, busy)  # the same escalation as when booking directly
+            _book(plan, cfg, state, now, busy)  # the same escalation as when booking directly
             return
-        uid = series_uid(cfg, plan.pair)
+        uid = series_uid(cfg, plan.pair, state.uids)
         options = tuple(Series.from_slot(uid, slot) for slot in search.slots)
         for role in ROLES:
             plan.email("slot_options", role, options=options)
@@ -260,42 +476,50 @@ def _offer(plan: _Plan, cfg: Config, state: PairState, now: datetime, busy: Busy
     if state.chosen is None and waited < cfg.cadence.agreement.reminder_after:
         return
     picked = state.offered[(state.chosen or 1) - 1]
-    series = picked.starting_from(now + cfg.cadence.meetings.min_notice)
-    if series is None:
-        _book(plan, cfg, now, busy)
+    meetings = cfg.cadence.meetings
+    cadence = {
+        "interval_weeks": meetings.every.days // 7,
+        "duration_minutes": int(meetings.duration.total_seconds() // 60),
+    }
+    changed = any(getattr(picked, k) != v for k, v in cadence.items())
+    if changed:
+        picked = picked.model_copy(update=cadence)
+    series = picked.starting_from(now + meetings.min_notice)
+    if series is None or (changed and not fits(cfg, plan.pair, series)):
+        _book(plan, cfg, state, now, busy)
     else:
         plan.calendar("book", series)
 
 
-def _meetings(plan: _Plan, cfg: Config, state: PairState, now: datetime) -> None:
+def _meetings(plan: _Plan, cfg: Config, state: PairState, now: datetime, found: list[Risk]) -> None:
     series = state.series
     assert series is not None
     if state.stage == Stage.PAUSED or series.status != "confirmed":
         return
     cadence = cfg.cadence
     if cadence.follow_up.enabled:
-        held = series.held_before(now - cadence.follow_up.after)
+        held = state.held_before(now - cadence.follow_up.after)
         if held:
             for role in ROLES:
                 plan.email("follow_up", role, _stamp(held[-1]), extra={"occurrence": held[-1]})
-    first = series.first_start
+    first = state.first_meeting() or series.first_start
     if cadence.check_in.enabled and now > first:
         number = int((now - first) / cadence.check_in.every)
         if number >= 1:
             for role in ROLES:
                 plan.email("check_in", role, number, extra={"check_in_number": number})
-    quiet_since = state.quiet_since() or first
-    quiet = now - quiet_since
-    if quiet >= cadence.nudge.quiet_after:
-        for role in ROLES:
-            plan.email("nudge", role, _stamp(quiet_since), extra={"quiet_days": quiet.days})
-    if quiet >= 2 * cadence.nudge.quiet_after:
+    quiet = next((r for r in found if r.code == "quiet"), None)
+    if quiet is None or quiet.since is None:
+        return
+    for role in ROLES:
+        plan.email("nudge", role, _stamp(quiet.since), extra={"quiet_days": quiet.value})
+    if now - quiet.since >= 2 * cadence.nudge.quiet_after:
         plan.email(
             "escalation_quiet",
             None,
-            _stamp(quiet_since),
+            _stamp(quiet.since),
             template="coordinator_escalation",
-            extra={"reason": "quiet", "quiet_days": quiet.days},
+            extra={"reason": "quiet", "quiet_days": quiet.value},
         )
 
 

@@ -10,11 +10,29 @@ Stages, in the order a pair normally moves through them:
 `invited` is a configured pair nobody has written to; `onboarding` means the
 welcome went out; `agreement_pending` the agreement went out; `agreed` both
 sides agreed; `scheduled` the meeting series is booked; `active` the first
-meeting has taken place. `closing` is entered at the program's end or when a
-participant leaves, and becomes `closed` once the closing emails are out.
+meeting has taken place. `closing` is entered at the program's end, when a
+participant leaves or when the coordinator removes the pair from the config,
+and becomes `closed` once the closing emails are out.
 
 Events are facts: an email was sent, a series was booked, a participant
-replied, time passed. Applying the same fact twice changes nothing more.
+replied, time passed, the coordinator changed the program (see
+`agent.reconcile`). Applying the same fact twice changes nothing more.
+
+Changes to the program mid-flight, as the state records them:
+
+- A removed pair (`Removed`) keeps its state as history, with the people it had
+  (`members`, since the config no longer names them) and `removed_at`; it closes
+  once its series is cancelled and both have been told.
+- A replaced person (`Replaced`) starts a new *round* of the pair: the leaving
+  person becomes a `Departure` (goodbye email, the old series cancelled for both),
+  the new person starts at the welcome, and the one who stays keeps their
+  agreement, goals and history. `round` makes the new round's idempotency keys
+  differ from the old one's, and `uids` gives the next series a UID of its own.
+- A new meeting cadence (`Recadenced`) splits the series at its next meeting: the
+  meetings so far stay in `earlier` (shortened with a new UNTIL and SEQUENCE, as
+  calendar clients do for "this and following events"), the rest continue as a
+  new series. A series nothing of which has taken place yet is rewritten in
+  place instead (same UID, SEQUENCE+1).
 """
 
 from __future__ import annotations
@@ -27,7 +45,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict
 
-from agent.model import ROLES, IntentKind, Interpretation, Role
+from agent.model import ROLES, IntentKind, Interpretation, Role, other_role
 from agent.slots import SeriesSlot
 
 
@@ -53,11 +71,20 @@ class Frozen(BaseModel):
 
 
 class Change(Frozen):
-    """One meeting of a series moved or skipped; `new_start` is None for a skip."""
+    """The latest change of a series, for the update email.
+
+    `what` is "meeting" for one meeting moved (`new_start`) or skipped (`new_start` None);
+    "cadence" for a series that follows a new interval or length from `original` (its
+    first meeting under the new cadence); "ended" for a series shortened to end with the
+    meeting at `original` because a new series takes over at `new_start`; "address" for
+    an invitation sent again because a participant's address changed; "details" for a
+    changed video link (`original` is then the next meeting).
+    """
 
     original: datetime
     new_start: datetime | None = None
     by: Role | None = None  # who asked
+    what: Literal["meeting", "cadence", "ended", "address", "details"] = "meeting"
 
 
 class Series(Frozen):
@@ -132,6 +159,66 @@ class Series(Frozen):
         return [(o, start) for o, start in self.meetings() if start > now]
 
 
+def recadence(
+    series: Series,
+    *,
+    interval_weeks: int,
+    duration_minutes: int,
+    first_start: datetime,
+    new_uid: str,
+    at: datetime,
+    tz: str | None = None,
+) -> tuple[Series | None, Series]:
+    """The series after a cadence change whose new schedule begins at `first_start`.
+
+    Returns (the earlier part, shortened to end before `first_start`, or None when none of
+    its meetings comes before it; the series that continues). Calendar clients handle
+    this split the way they handle their own "this and all following events" edits
+    (Google Calendar sends exactly this pair of updates): the existing event gets a
+    new UNTIL and a higher SEQUENCE, so every past meeting stays in everyone's calendar as
+    it was, with its own length; the rest becomes a new event with its own UID and RRULE.
+    Rewriting one event's DTSTART and RRULE instead would make clients drop the meetings
+    that already took place. When nothing of the series comes before `first_start`,
+    there is nothing to keep, and the one event is rewritten: same UID, SEQUENCE+1.
+
+    Moved and skipped meetings after the split stay moved or skipped when they are still
+    meetings of the new schedule; others lapse with the old schedule.
+    """
+    zone = tz or series.tz
+    split = first_start.astimezone(ZoneInfo(zone))
+    before = [o for o in series.slot().occurrences() if o < split]
+    current = Series(
+        uid=series.uid if not before else new_uid,
+        sequence=series.sequence + 1 if not before else 0,
+        tz=zone,
+        first_start=split,
+        duration_minutes=duration_minutes,
+        interval_weeks=interval_weeks,
+        until=series.until,
+        change=Change(original=split, what="cadence"),
+    )
+    grid = {original_key(o) for o in current.slot().occurrences()}
+    current = current.model_copy(
+        update={
+            "moved": {k: v for k, v in series.moved.items() if k in grid},
+            "skipped": [o for o in series.skipped if original_key(o) in grid],
+        }
+    )
+    if not before:
+        return None, current
+    kept = {original_key(o) for o in before}
+    ended = series.model_copy(
+        update={
+            "sequence": series.sequence + 1,
+            "until": before[-1],
+            "moved": {k: v for k, v in series.moved.items() if k in kept},
+            "skipped": [o for o in series.skipped if original_key(o) in kept],
+            "change": Change(original=before[-1], new_start=split, what="ended"),
+        }
+    )
+    return ended, current
+
+
 def original_key(start: datetime) -> str:
     """A meeting's identity: its original start in UTC (what RECURRENCE-ID points to)."""
     return start.astimezone(ZoneInfo("UTC")).strftime("%Y%m%dT%H%M%SZ")
@@ -143,6 +230,47 @@ class Failure(Frozen):
     address: str
     reason: str
     at: datetime
+
+
+class Member(Frozen):
+    """A participant as the agent last knew them: what an email to them needs once the
+    config no longer names them (a removed pair, a replaced mentor)."""
+
+    id: str
+    name: str
+    email: str
+    role: Role
+    timezone: str
+    hours: str = ""  # as shown to people, e.g. "Mon–Fri 09:00–17:00"
+
+    @property
+    def first_name(self) -> str:
+        return self.name.split()[0] if self.name.split() else self.name
+
+
+class Departure(Frozen):
+    """Someone who left a pair that goes on with another person in their place.
+
+    `series` is the pair's meeting series as cancelled for both (None when none was
+    booked or none of it was ahead); `partner` is who stayed, for the CANCEL's
+    attendees. `done` lists the steps taken: "calendar" (the cancelled series stored),
+    "farewell" (the goodbye email) and "partner" (the one who stays was told).
+    """
+
+    role: Role
+    member: Member
+    partner: Member | None = None
+    at: datetime
+    series: Series | None = None
+    welcomed: bool = False  # the leaving person had heard from us: they get a goodbye
+    partner_welcomed: bool = False  # the one who stays had heard from us: they are told
+    bounced: bool = False  # mail to the leaving person's address bounced
+    done: list[str] = []
+
+    @property
+    def ref(self) -> str:
+        stamp = self.at.astimezone(ZoneInfo("UTC")).strftime("%Y%m%dT%H%MZ")
+        return f"{self.member.id}/{stamp}"
 
 
 class PairState(Frozen):
@@ -168,6 +296,15 @@ class PairState(Frozen):
     chosen: int | None = None  # 1-based: the offered time the pair picked
     away: dict[Role, datetime] = {}  # out of office until, from an auto-reply
     failing: dict[Role, Failure] = {}  # the address that bounced
+    # Changes made mid-flight by editing the config (see agent.reconcile):
+    round: int = 0  # bumped when a participant is replaced; part of the action keys
+    uids: int = 0  # how many series UIDs the pair has used besides its first
+    earlier: list[Series] = []  # parts of the series before a cadence change, oldest first
+    earlier_sent: dict[str, int] = {}  # SEQUENCE of earlier[-1] each of mentor, mentee,
+    # calendar has received
+    departed: list[Departure] = []  # people replaced in this pair, oldest first
+    members: dict[Role, Member] = {}  # the people of a removed pair
+    removed_at: datetime | None = None  # when the pair was removed from the config
 
     def bounced(self, role: Role, address: str) -> bool:
         """Mail to this address of `role` bounced (a changed address in the config clears it)."""
@@ -181,11 +318,29 @@ class PairState(Frozen):
     def both(self, field: dict[Role, object]) -> bool:
         return all(role in field for role in ROLES)
 
+    def segments(self) -> list[Series]:
+        """Every part of the pair's meetings in this round, oldest first."""
+        return [*self.earlier, *([self.series] if self.series else [])]
+
+    def first_meeting(self) -> datetime | None:
+        """The start of the round's first meeting (before any cadence change)."""
+        firsts = [s.first_start for s in self.segments()]
+        return min(firsts) if firsts else None
+
+    def held_before(self, now: datetime) -> list[datetime]:
+        """Starts of the round's meetings that have ended by `now`, across cadence changes."""
+        return sorted(start for s in self.segments() for start in s.held_before(now))
+
+    def round_started(self) -> datetime | None:
+        """When the current round began: the latest replacement, None for the first round."""
+        return max((d.at for d in self.departed), default=None)
+
     def quiet_since(self) -> datetime | None:
         """Since when nobody has written: the last reply, or the first meeting if later."""
-        if self.series is None:
+        first = self.first_meeting()
+        if first is None:
             return None
-        return max([self.series.first_start, *self.heard.values()])
+        return max([first, *self.heard.values()])
 
     def last_heard(self) -> datetime | None:
         return max(self.heard.values(), default=None)
@@ -203,6 +358,7 @@ class Sent:
     at: datetime
     sequence: int | None = None  # for emails carrying the series: the SEQUENCE they carried
     options: tuple[Series, ...] = ()  # for the email offering meeting times: what it offered
+    ref: str | None = None  # for a step of a departure: its `Departure.ref`
 
 
 @dataclass(frozen=True)
@@ -260,7 +416,56 @@ class Clock:
     closing_at: datetime
 
 
-Event = Sent | Booked | Replied | Away | Bounced | Moved | Skipped | Clock
+@dataclass(frozen=True)
+class Removed:
+    """The coordinator removed the pair from the config; `members` are its people."""
+
+    members: dict[Role, Member]
+    at: datetime
+
+
+@dataclass(frozen=True)
+class Replaced:
+    """The coordinator put another person in `role`; `old` leaves, `partner` stays."""
+
+    role: Role
+    old: Member
+    partner: Member | None
+    at: datetime
+
+
+@dataclass(frozen=True)
+class Recadenced:
+    """The meetings follow a new cadence: see `recadence` for `ended` and `current`."""
+
+    ended: Series | None
+    current: Series
+
+
+@dataclass(frozen=True)
+class Reissued:
+    """The series goes out again without a change of time: `what` is "address" (sent
+    to `role`'s new address) or "details" (a new video link, to both)."""
+
+    what: Literal["address", "details"]
+    at: datetime
+    role: Role | None = None
+
+
+Event = (
+    Sent
+    | Booked
+    | Replied
+    | Away
+    | Bounced
+    | Moved
+    | Skipped
+    | Clock
+    | Removed
+    | Replaced
+    | Recadenced
+    | Reissued
+)
 
 
 def _with(state: PairState, **changes: object) -> PairState:
@@ -288,11 +493,43 @@ def apply(state: PairState, event: Event) -> PairState:
     if isinstance(event, Bounced):
         failure = Failure(address=event.address.lower(), reason=event.reason, at=event.at)
         return _with(state, failing={**state.failing, event.role: failure})
+    if isinstance(event, Removed):
+        return _removed(state, event)
+    if isinstance(event, Replaced):
+        return _replaced(state, event)
+    if isinstance(event, Recadenced):
+        return _recadenced(state, event)
+    if isinstance(event, Reissued):
+        return _reissued(state, event)
     return _clock(state, event)
+
+
+def _departure_step(state: PairState, event: Sent, step: str) -> PairState:
+    """Mark one step of a departure as done (the one `event.ref` names, else the first)."""
+    departed = list(state.departed)
+    for i, departure in enumerate(departed):
+        if step in departure.done or (event.ref and departure.ref != event.ref):
+            continue
+        departed[i] = departure.model_copy(update={"done": [*departure.done, step]})
+        return _with(state, departed=departed)
+    return state
 
 
 def _sent(state: PairState, event: Sent) -> PairState:
     role, at = event.role, event.at
+    step = {"retire_series": "calendar", "farewell": "farewell", "partner_changed": "partner"}
+    if event.kind in step:
+        return _departure_step(state, event, step[event.kind])
+    if event.kind in ("end_series", "series_ended") and event.sequence is not None:
+        who = role or "calendar"
+        sent = {**state.earlier_sent, who: max(state.earlier_sent.get(who, -1), event.sequence)}
+        return _with(state, earlier_sent=sent)
+    if event.kind == "pair_removed" and role:
+        sent = _put(state.closure_sent, role, at)
+        if state.series and event.sequence is not None:
+            state = _with(state, invited={**state.invited, role: event.sequence})
+        closed = all(r in sent for r in ROLES if r in state.welcomed)
+        return _with(state, closure_sent=sent, stage=Stage.CLOSED if closed else state.stage)
     if event.kind == "welcome" and role:
         stage = Stage.ONBOARDING if state.stage == Stage.INVITED else state.stage
         return _with(state, welcomed=_put(state.welcomed, role, at), stage=stage)
@@ -376,6 +613,128 @@ def _meeting_changed(state: PairState, event: Moved | Skipped) -> PairState:
 def _clock(state: PairState, event: Clock) -> PairState:
     if state.stage not in ENDED and event.now >= event.closing_at:
         return _with(state, stage=Stage.CLOSING, closing_reason="the program ended")
-    if state.stage == Stage.SCHEDULED and state.series and state.series.held_before(event.now):
+    if state.stage == Stage.SCHEDULED and state.held_before(event.now):
         return _with(state, stage=Stage.ACTIVE)
     return state
+
+
+def _removed(state: PairState, event: Removed) -> PairState:
+    """Closing for good: nothing more is planned but the cancel and the goodbye emails."""
+    if state.removed_at is not None:
+        return state
+    update: dict[str, object] = {"members": event.members, "removed_at": event.at}
+    if state.stage == Stage.CLOSED:
+        return _with(state, **update)
+    told = any(role in state.welcomed for role in ROLES)
+    return _with(
+        state,
+        **update,
+        stage=Stage.CLOSING if told else Stage.CLOSED,
+        closing_reason="removed from the program",
+    )
+
+
+def _replaced(state: PairState, event: Replaced) -> PairState:
+    """A new round of the pair with another person in `event.role`.
+
+    The one who stays keeps what they did (welcome, agreement, goals, replies); the new
+    person starts at the welcome. The series, booked for the old pair of people, is
+    cancelled for both; a new one is booked once both have agreed.
+    """
+    if state.stage in ENDED:
+        return state
+    role, other = event.role, other_role(event.role)
+    series = state.series
+    cancelled = None
+    if series and series.status == "confirmed" and series.next_after(event.at):
+        cancelled = series.model_copy(
+            update={"status": "cancelled", "sequence": series.sequence + 1, "change": None}
+        )
+    failure = state.failing.get(role)
+    departure = Departure(
+        role=role,
+        member=event.old,
+        partner=event.partner,
+        at=event.at,
+        series=cancelled,
+        welcomed=role in state.welcomed,
+        partner_welcomed=other in state.welcomed,
+        bounced=failure is not None and failure.address == event.old.email.lower(),
+    )
+    departed = list(state.departed)
+    for i, earlier in enumerate(departed):
+        # the one who was to be told of a new partner leaves too: their goodbye says it
+        # all, and carries the CANCEL they were to get
+        if earlier.partner and earlier.partner.id == event.old.id and "partner" not in earlier.done:
+            departed[i] = earlier.model_copy(update={"partner_welcomed": False})
+            if cancelled is None and earlier.series is not None:
+                # (the calendar is seen to by the earlier departure)
+                update = {"series": earlier.series, "done": ["calendar"]}
+                departure = departure.model_copy(update=update)
+    if departure.welcomed or departure.partner_welcomed or departure.series:
+        departed.append(departure)
+
+    def stays(mapping: dict[Role, object]) -> dict[Role, object]:
+        return {r: v for r, v in mapping.items() if r == other}
+
+    return _with(
+        state,
+        stage=Stage.ONBOARDING if other in state.welcomed else Stage.INVITED,
+        round=state.round + 1,
+        uids=state.uids + 1,
+        welcomed=stays(state.welcomed),  # type: ignore[arg-type]
+        agreement_sent=stays(state.agreement_sent),  # type: ignore[arg-type]
+        agreed=stays(state.agreed),  # type: ignore[arg-type]
+        declined=stays(state.declined),  # type: ignore[arg-type]
+        heard=stays(state.heard),  # type: ignore[arg-type]
+        away=stays(state.away),  # type: ignore[arg-type]
+        failing=stays(state.failing),  # type: ignore[arg-type]
+        series=None,
+        invited={},
+        stored=0,
+        earlier=[],
+        earlier_sent={},
+        offered=[],
+        offered_at=None,
+        chosen=None,
+        paused_from=None,
+        closing_reason=None,
+        closure_sent={},
+        departed=departed,
+    )
+
+
+def _recadenced(state: PairState, event: Recadenced) -> PairState:
+    if event.ended is None:  # rewritten in place: same UID, higher SEQUENCE
+        return _with(state, series=event.current)
+    return _with(
+        state,
+        series=event.current,
+        earlier=[*state.earlier, event.ended],
+        earlier_sent={},
+        invited={},
+        stored=-1,  # the new series' UID is not in the calendar yet
+        uids=state.uids + 1,
+    )
+
+
+def _reissued(state: PairState, event: Reissued) -> PairState:
+    series = state.series
+    if series is None or series.status != "confirmed":
+        return state
+    upcoming = series.next_after(event.at) or series.first_start
+    sequence = series.sequence + 1
+    change = Change(original=upcoming, what=event.what)
+    invited = dict(state.invited)
+    if event.what == "address" and event.role:
+        # only the person at the new address needs it; the other's copy is unchanged
+        invited = {
+            r: sequence if s == series.sequence else s
+            for r, s in invited.items()
+            if r != event.role
+        }
+    return _with(
+        state,
+        series=series.model_copy(update={"sequence": sequence, "change": change}),
+        invited=invited,
+    )

@@ -31,7 +31,7 @@ def status(cfg: Config, store: Store, now: datetime) -> dict[str, Any]:
                     "timezone": series.tz if series else None,
                     "status": series.status if series else None,
                     "next": upcoming.isoformat() if upcoming else None,
-                    "held": len(series.held_before(now)) if series else 0,
+                    "held": len(state.held_before(now)),  # across cadence changes
                 },
                 "last_heard": {role: t.isoformat() for role, t in state.heard.items()},
                 "away_until": {

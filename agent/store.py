@@ -130,6 +130,10 @@ class Store:
         record = self._get("pairs", pair_id)
         return PairState.model_validate(record["state"]) if record else PairState(pair_id=pair_id)
 
+    def pair_ids(self) -> list[str]:
+        """Every pair with a stored state, including pairs no longer in the config."""
+        return list(self._index["pairs"])
+
     def has_pair_state(self, pair_id: str) -> bool:
         return pair_id in self._index["pairs"]
 

@@ -1,10 +1,15 @@
 """One pass of the agent: ingest replies, let time pass, plan, act, remember.
 
 Order matters for crash safety:
+0. Changes the coordinator made to the config since the last tick (see
+   `agent.reconcile`) are applied to the states, and the new snapshot of the
+   config is put into the store in memory: it reaches the disk in the same
+   write as the states it changed, so a change is applied exactly once.
 1. Inbound mail is parsed and applied to the pairs' states in memory; each
    message's Message-ID is recorded so it is never applied twice.
 2. Time-driven changes (program end, first meeting held) are applied.
-3. Planning rounds: plan every pair and the program, drop actions already
+3. Planning rounds (pairs removed from the config still get their cancel and
+   goodbye emails): plan every pair and the program, drop actions already
    done, write the intents and flush, perform, apply the results, plan again
    (so a welcome and the agreement, or a booking and its invitations, go out
    in one tick). Rounds stop when nothing new is due.
@@ -20,12 +25,13 @@ import time as clock
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from agent import reconcile
 from agent.config import Pair
 from agent.executor import Executor
 from agent.inbound import parse_message
 from agent.ingest import Match, Routed, match, route, sender_zone
 from agent.model import ROLES
-from agent.planner import Action, Timeline, plan_pair, plan_program
+from agent.planner import Action, Timeline, plan_pair, plan_program, plan_removed
 from agent.program import Bounced, Clock, PairState, Stage, apply
 from agent.runtime import Runtime
 from connectors.base import ConnectorError, DeliveryRefused, Outcome, RawMessage
@@ -39,6 +45,7 @@ MAX_ROUNDS = 8
 class TickReport:
     now: datetime
     dry_run: bool
+    changes: list[str] = field(default_factory=list)  # what the config change(s) mean
     received: list[str] = field(default_factory=list)
     performed: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
@@ -50,10 +57,11 @@ class TickReport:
             f"tick at {self.now.isoformat()}"
             + (" (dry run: nothing is changed)" if self.dry_run else "")
         ]
+        out += [f"  {'would' if self.dry_run else 'config change'}: {c}" for c in self.changes]
         out += [f"  received: {line}" for line in self.received]
         out += [f"  {verb}: {line}" for line in self.performed]
         out += [f"  error: {line}" for line in self.errors]
-        if not (self.received or self.performed or self.errors):
+        if not (self.changes or self.received or self.performed or self.errors):
             out.append("  nothing due")
         return out
 
@@ -124,18 +132,44 @@ def run_tick(rt: Runtime, now: datetime, *, dry_run: bool = False) -> TickReport
     cfg, store = rt.cfg, rt.store
     report = TickReport(now, dry_run)
     states = {p.id: store.pair_state(p.id) for p in cfg.pairs}
+    found = reconcile.changes(store.meta("program_snapshot"), cfg)
+    removed_now = {c.pair_id for c in found if isinstance(c, reconcile.PairRemoved)}
+    for pair_id in store.pair_ids():  # pairs no longer in the config
+        if pair_id in states:
+            continue
+        state = store.pair_state(pair_id)
+        if pair_id in removed_now or (state.removed_at and state.stage != Stage.CLOSED):
+            states[pair_id] = state
     saved = dict(states)
+    changed = reconcile.reconcile(cfg, states, found, now)
+    states, report.changes = changed.states, changed.notes
+    store.set_meta("program_snapshot", reconcile.snapshot(cfg))  # written with the states
     handled, notices = _ingest(rt, states, now, report)
+    notices = changed.notices + notices
     closing = Timeline.of(cfg).closing
     states = {pid: apply(state, Clock(now, closing)) for pid, state in states.items()}
     executor = Executor(cfg, store, rt.mailbox, rt.calendar, rt.renderer, rt.token_key)
     attempted: set[str] = set()
     busy = _BusyTimes(report)
+    logs: dict[str, list[dict[str, object]]] = {}
+    for entry in store.log():
+        logs.setdefault(str(entry.get("pair")), []).append(entry)
+    configured = {p.id for p in cfg.pairs}
     for _ in range(MAX_ROUNDS):
         planned = notices + [
             a
             for p in cfg.pairs
-            for a in plan_pair(cfg, p, states[p.id], now, busy.get(rt, p, states[p.id], now))
+            for a in plan_pair(
+                cfg,
+                p,
+                states[p.id],
+                now,
+                busy.get(rt, p, states[p.id], now),
+                logs.get(p.id, []),
+            )
+        ]
+        planned += [
+            a for pid, st in states.items() if pid not in configured for a in plan_removed(st, now)
         ]
         planned += plan_program(cfg, now)
         notices = []

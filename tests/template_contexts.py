@@ -107,6 +107,12 @@ PARTICIPANT_TEMPLATES = (
     "check_in",
     "nudge",
     "closure",
+    "pair_removed",
+    "farewell",
+    "partner_changed",
+    "progress_check",
+    "meeting_time_check",
+    "rating_follow_up",
 )
 COORDINATOR_TEMPLATES = ("coordinator_reply", "coordinator_escalation", "digest")
 ALL_TEMPLATES = PARTICIPANT_TEMPLATES + COORDINATOR_TEMPLATES
@@ -153,6 +159,30 @@ def _extras(name: str) -> dict[str, Any]:
         return {"check_in_number": 3}
     if name == "nudge":
         return {"quiet_days": 16}
+    if name in ("pair_removed", "farewell"):
+        return {"meetings_cancelled": True, "invitation_attached": True}
+    if name == "partner_changed":
+        return {
+            "meetings_cancelled": True,
+            "invitation_attached": True,
+            "previous": {
+                "id": "m-grace",
+                "name": "Grace Lee",
+                "first_name": "Grace",
+                "email": "grace.lee@example.com",
+                "role": "mentor",
+                "timezone": "Asia/Singapore",
+                "hours": "09:00–17:00",
+                "local_time": "22:05, Tuesday",
+                "offset": "12 hours ahead of you",
+            },
+        }
+    if name == "progress_check":
+        return {"days": 29}
+    if name == "meeting_time_check":
+        return {"declined": 2}
+    if name == "rating_follow_up":
+        return {"rating": 2}
     if name == "closure":
         return {
             "meetings_held": 6,
@@ -290,10 +320,14 @@ def _digest() -> dict[str, Any]:
     }
 
 
+# Emails to people who leave a pair or a removed pair: no meeting any more.
+NO_MEETING = ("pair_removed", "farewell", "partner_changed")
+
+
 def context_for(name: str) -> dict[str, Any]:
     """A realistic context for template `name` (a fresh deep copy)."""
     if name in PARTICIPANT_TEMPLATES:
-        ctx = {**_participant(), **_extras(name)}
+        ctx = {**_participant(meeting=name not in NO_MEETING), **_extras(name)}
     elif name == "coordinator_reply":
         ctx = _coordinator_reply()
     elif name == "coordinator_escalation":

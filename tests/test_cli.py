@@ -37,7 +37,7 @@ def test_preview_of_an_unknown_template_or_pair_is_a_usage_error(cli, write_conf
 
 def test_every_template_previews_for_the_minimal_config(cli) -> None:
     names = Renderer().names()
-    assert len(names) == 12
+    assert len(names) == 18
     for name in names:
         code, out, err = cli("preview", "--config", MINIMAL, name, "--now", "2027-02-20T10:00")
         assert code == 0, f"{name}: {err}"

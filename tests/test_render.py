@@ -502,3 +502,87 @@ def test_text_to_html_never_links_other_schemes() -> None:
 def test_deeply_nested_quotes_do_not_recurse_forever() -> None:
     html = str(text_to_html(">" * 5000 + " deep"))
     assert "deep" in html
+
+
+# -- changes to the program mid-flight and at-risk nudges -------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kind", "subject", "line"),
+    [
+        (
+            "cadence",
+            "new schedule from Tuesday 30 March 2027 at 09:00",
+            "From Tuesday 30 March 2027 at 09:00, your meetings with Daniel are every 2 weeks",
+        ),
+        (
+            "ended",
+            "this series ends after Tuesday 16 March 2027 at 09:00",
+            "From Tuesday 30 March 2027 at 09:00 on, a new series with the new schedule takes "
+            "its place. Its invitation comes in a separate email.",
+        ),
+        ("address", "Invitation: mentoring with", "this time to your new address"),
+        ("details", "new video link", f"have a new video link: {VIDEO_LINK}."),
+    ],
+)
+def test_updated_invitation_for_program_changes(
+    renderer: Renderer, kind: str, subject: str, line: str
+) -> None:
+    ctx = context_for("invitation")
+    original = (
+        "Tuesday 16 March 2027 at 09:00" if kind == "ended" else "Tuesday 30 March 2027 at 09:00"
+    )
+    ctx["meeting"] = {
+        **ctx["meeting"],
+        "change": {
+            "kind": kind,
+            "original": original,
+            "new": "Tuesday 30 March 2027 at 09:00",
+            "by": "",
+        },
+    }
+    email = renderer.render("invitation", ctx)
+    assert subject in email.subject
+    text = " ".join(email.text.split())
+    assert line in text
+    assert ("When:" in email.text) == (kind != "ended")  # the ended series is not described
+
+
+@pytest.mark.parametrize("name", ["pair_removed", "farewell"])
+def test_goodbyes_are_kind_and_point_to_the_coordinator(renderer: Renderer, name: str) -> None:
+    ctx = context_for(name)
+    text = " ".join(renderer.render(name, ctx).text.split())
+    assert "Thank you" in text and "There's nothing you need to do." in text
+    assert "Priya Raman, who coordinates the program, will be in touch" in text
+    assert "removes them from your calendar" in text
+    assert "pause or leave the program" not in text  # they are no longer in it
+    ctx["meetings_cancelled"] = False
+    assert "cancelled" not in renderer.render(name, ctx).text
+
+
+def test_partner_changed_introduces_the_new_person(renderer: Renderer) -> None:
+    ctx = context_for("partner_changed")
+    out = renderer.render("partner_changed", ctx)
+    text = " ".join(out.text.split())
+    assert out.subject == "Bridges Mentoring 2027: meet your new mentor, Daniel Okafor"
+    assert "Grace Lee is no longer your mentor, and Daniel Okafor is your new mentor" in text
+    assert "Your meetings with Grace are cancelled." in text
+    assert "Africa/Lagos" in text and "Your goals and what you've already agreed stay" in text
+    del ctx["previous"]  # as `mentormail preview` renders it
+    assert "no longer your mentor" not in renderer.render("partner_changed", ctx).text
+
+
+@pytest.mark.parametrize(
+    ("name", "fact"),
+    [
+        ("progress_check", "It's been 29 days since I last heard how your mentoring with Daniel"),
+        ("meeting_time_check", "the last 2 meetings with Daniel were declined"),
+        ("rating_follow_up", "Daniel doesn't see your rating or this email"),
+    ],
+)
+def test_at_risk_nudges(renderer: Renderer, name: str, fact: str) -> None:
+    ctx = context_for(name)
+    assert fact in " ".join(renderer.render(name, ctx).text.split())
+    for key in ("days", "declined", "rating"):
+        ctx.pop(key, None)  # `mentormail preview` has no such details
+    assert renderer.render(name, ctx).text
