@@ -220,6 +220,19 @@ def _cmd_plan(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_report(args: argparse.Namespace) -> int:
+    from agent.report import write_report
+    from agent.runtime import state_path
+    from agent.store import Store
+
+    cfg = load_config(args.config)
+    out = Path(args.output) if args.output else None
+    with Store.reading(state_path(cfg)) as store:
+        text = write_report(cfg, store, _now(args.now, cfg), args.format, out)
+    print(text.rstrip("\n"))
+    return EXIT_OK
+
+
 def _cmd_templates_export(args: argparse.Namespace) -> int:
     from agent.render import Renderer
 
@@ -270,6 +283,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-age", help="e.g. 10m (default: 3 poll intervals, at least 5m)")
     p.add_argument("--now", help="evaluate at this ISO 8601 time")
     p.set_defaults(func=_cmd_health)
+
+    p = command("report", "the program at a glance: HTML with charts, or CSV/JSON data")
+    p.add_argument("--config", required=True, help="the program's YAML config file")
+    p.add_argument("--format", choices=["html", "csv", "json"], default="html")
+    p.add_argument("-o", "--output", help="write to this file (CSV: also <name>-weeks.csv)")
+    p.add_argument("--now", help="report as of this ISO 8601 time")
+    p.set_defaults(func=_cmd_report)
 
     p = command("plan", "what the agent will do over the coming days, per pair, if nobody replies")
     p.add_argument("--config", required=True, help="the program's YAML config file")
