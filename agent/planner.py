@@ -268,24 +268,9 @@ def plan_removed(state: PairState, now: datetime) -> list[Action]:
     plan = _Plan(state.pair_id, state, now, {r: m.email for r, m in state.members.items()})
     _departures(plan, state, tell_partner=False)
     series = state.series
-    if series and series.status == "confirmed" and series.next_after(now):
-        plan.calendar("cancel_series", series)  # the emails follow once it is cancelled
-        return plan.actions
-    for role in ROLES:
-        if role not in state.welcomed or role in state.closure_sent:
-            continue
-        carries_cancel = (
-            series is not None
-            and series.status == "cancelled"
-            and state.invited.get(role, -1) < series.sequence
-        )
-        plan.email(
-            "pair_removed",
-            role,
-            series=series if carries_cancel else None,
-            method="CANCEL" if carries_cancel else None,
-            extra={"meetings_cancelled": bool(series and series.status == "cancelled")},
-        )
+    cancelled = bool(series and series.status == "cancelled")
+    roles = [r for r in ROLES if r in state.welcomed]  # nobody else ever heard from us
+    _goodbye(plan, state, now, "pair_removed", roles, {"meetings_cancelled": cancelled})
     return plan.actions
 
 
@@ -524,11 +509,24 @@ def _meetings(plan: _Plan, cfg: Config, state: PairState, now: datetime, found: 
 
 
 def _closing(plan: _Plan, state: PairState, now: datetime) -> None:
+    _goodbye(plan, state, now, "closure", list(ROLES))
+
+
+def _goodbye(
+    plan: _Plan,
+    state: PairState,
+    now: datetime,
+    kind: str,
+    roles: list[Role],
+    extra: dict[str, Any] | None = None,
+) -> None:
+    """Cancel the series in the calendar first; then one last email of `kind` to each of
+    `roles`, carrying the CANCEL to whoever has not had it yet."""
     series = state.series
     if series and series.status == "confirmed" and series.next_after(now):
-        plan.calendar("cancel_series", series)  # the closure emails follow once it is cancelled
+        plan.calendar("cancel_series", series)  # the emails follow once it is cancelled
         return
-    for role in ROLES:
+    for role in roles:
         if role in state.closure_sent:
             continue
         carries_cancel = (
@@ -537,10 +535,11 @@ def _closing(plan: _Plan, state: PairState, now: datetime) -> None:
             and state.invited.get(role, -1) < series.sequence
         )
         plan.email(
-            "closure",
+            kind,
             role,
             series=series if carries_cancel else None,
             method="CANCEL" if carries_cancel else None,
+            **({"extra": extra} if extra else {}),
         )
 
 
