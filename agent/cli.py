@@ -15,9 +15,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from agent.config import Config, ConfigError, load_config
-
 if TYPE_CHECKING:
+    from agent.config import Config
     from agent.runtime import Runtime
 
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
@@ -25,6 +24,13 @@ EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
 
 class UsageError(Exception):
     """A problem the user can fix; printed without a traceback, exit code 2."""
+
+
+def load_config(path: str | Path) -> Config:
+    """The config, with pydantic and YAML imported only now: `--help` stays quick."""
+    from agent.config import load_config as load
+
+    return load(path)
 
 
 def _now(value: str | None, cfg: Config | None) -> datetime:
@@ -349,19 +355,41 @@ def main(argv: Sequence[str] | None = None) -> int:
         else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    from agent.render import TemplateError
-    from agent.store import StoreError
-    from connectors.base import ConnectorError
-
     try:
         return int(args.func(args))
-    except ConfigError as exc:
-        for problem in exc.problems:
+    except Exception as exc:
+        return _known_failure(exc)
+
+
+# Errors a user can act on, by the module that defines them. A module that was never
+# imported cannot have raised its error, so they are looked up only in sys.modules:
+# that keeps `validate` from loading jinja2 and the state store just to catch theirs.
+_USAGE = (("agent.config", "ConfigError"), ("agent.render", "TemplateError"))
+_FAILED = (("agent.store", "StoreError"), ("connectors.base", "ConnectorError"))
+
+
+def _raised(exc: Exception, known: tuple[tuple[str, str], ...]) -> bool:
+    return any(
+        isinstance(exc, cls)
+        for module, name in known
+        if (cls := getattr(sys.modules.get(module), name, None)) is not None
+    )
+
+
+def _known_failure(exc: Exception) -> int:
+    """Print a known error without a traceback and return its exit code; re-raise others."""
+    problems = getattr(exc, "problems", None)
+    if _raised(exc, _USAGE[:1]) and problems is not None:
+        for problem in problems:
             print(problem, file=sys.stderr)
         return EXIT_USAGE
-    except (UsageError, TemplateError, StoreError, ConnectorError) as exc:
+    if isinstance(exc, UsageError) or _raised(exc, _USAGE):
         print(f"mentormail: {exc}", file=sys.stderr)
-        return EXIT_USAGE if isinstance(exc, (UsageError, TemplateError)) else EXIT_ERRORS
+        return EXIT_USAGE
+    if _raised(exc, _FAILED):
+        print(f"mentormail: {exc}", file=sys.stderr)
+        return EXIT_ERRORS
+    raise exc
 
 
 if __name__ == "__main__":

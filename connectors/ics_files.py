@@ -16,7 +16,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import icalendar
 from pydantic import BaseModel, ConfigDict
 
 from connectors.base import ConnectorError
@@ -74,6 +73,8 @@ class IcsCalendar:
         self.put_event(uid, ics)
 
     def _write_merged(self) -> None:
+        import icalendar  # here, not at the top: `validate` reads Options without it
+
         merged = icalendar.Calendar()
         merged.add("prodid", "-//mentormail//mentormail//EN")
         merged.add("version", "2.0")
