@@ -7,6 +7,8 @@ never import googleapiclient, exchangelib or msal.
 from __future__ import annotations
 
 import importlib
+import importlib.util
+import sys
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
@@ -34,16 +36,13 @@ _TABLE: dict[str, dict[str, str]] = {
     },
 }
 
-# The optional dependencies a connector needs: `pip install 'mentormail[<extra>]'`.
-_EXTRAS = {
-    "googleapiclient": "google",
-    "google_auth_httplib2": "google",
-    "google": "google",
-    "httplib2": "google",
-    "exchangelib": "exchange",
-    "msal": "graph",
-    "requests": "graph",
-    "tzlocal": "graph",
+# The optional packages a connector type needs (`pip install 'mentormail[<type>]'`). They
+# are checked when the connector is opened, without importing them: the connectors import
+# them only on their first call to the server, which may be in the middle of a tick.
+_REQUIRES = {
+    "google": ("googleapiclient", "google.auth", "google_auth_httplib2", "httplib2"),
+    "exchange": ("exchangelib",),
+    "graph": ("msal", "requests", "tzlocal"),
 }
 
 
@@ -73,16 +72,22 @@ def invites_attendees(config: Config) -> bool:
 def _open(section: str, config: Config) -> Any:
     spec = getattr(config, section)
     cls = _class(section, spec.type)
-    try:
-        return cls(cls.Options.model_validate(spec.options), config)
-    except ModuleNotFoundError as exc:  # the heavy libraries load here, not at import
-        top = (exc.name or "").split(".")[0]
-        if top not in _EXTRAS:
-            raise
+    missing = [name for name in _REQUIRES.get(spec.type, ()) if not _installed(name)]
+    if missing:
         raise ConnectorError(
-            f"{section} type {spec.type} needs the Python package {top}: "
-            f"pip install 'mentormail[{_EXTRAS[top]}]'"
-        ) from None
+            f"{section} type {spec.type} needs the Python package {missing[0]}: "
+            f"pip install 'mentormail[{spec.type}]'"
+        )
+    return cls(cls.Options.model_validate(spec.options), config)
+
+
+def _installed(name: str) -> bool:
+    if name in sys.modules:  # imported already, or None: blocked (an import would fail)
+        return sys.modules[name] is not None
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ModuleNotFoundError:  # a parent package of a dotted name is missing
+        return False
 
 
 def open_mailbox(config: Config) -> Mailbox:

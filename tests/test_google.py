@@ -1000,7 +1000,7 @@ def test_a_missing_library_is_named_when_the_connector_opens(
     )
     (tmp_path / "program.yaml").write_text(text, encoding="utf-8")
     config = load_config(tmp_path / "program.yaml")
-    monkeypatch.setitem(sys.modules, "googleapiclient.discovery", None)
+    monkeypatch.setitem(sys.modules, "googleapiclient", None)
     with pytest.raises(ConnectorError, match=r"pip install 'mentormail\[google\]'"):
         open_mailbox(config)
 

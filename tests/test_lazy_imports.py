@@ -107,3 +107,26 @@ def test_a_tick_on_the_embedded_default_loads_no_provider_library(tmp_path: Path
         ["tick", "--config", str(path), "--now", "2027-02-15T09:00"], tmp_path
     )
     assert code == 0 and heavy == []
+
+
+@pytest.mark.parametrize(
+    ("provider", "package"),
+    [("google", "httplib2"), ("exchange", "exchangelib"), ("graph", "msal"), ("graph", "tzlocal")],
+)
+def test_a_missing_provider_package_is_named_before_anything_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, provider: str, package: str
+) -> None:
+    """Not in the middle of a tick, on the first call to the server: when it is opened."""
+    from agent.config import load_config
+    from connectors.base import ConnectorError
+    from connectors.registry import open_mailbox
+
+    mail, calendar = PROVIDERS[provider]
+    config = load_config(config_with(tmp_path, mail, calendar))
+    monkeypatch.setitem(sys.modules, package, None)  # what an uninstalled package looks like
+    with pytest.raises(ConnectorError) as raised:
+        open_mailbox(config)
+    assert str(raised.value) == (
+        f"mail type {provider} needs the Python package {package}: "
+        f"pip install 'mentormail[{provider}]'"
+    )
