@@ -322,6 +322,8 @@ class ConnectorOptions(BaseModel):
 
 class Storage(Strict):
     path: Path = Path("state.json")
+    # Daily copies of the state file as it was before the day's first write, newest kept.
+    backups: int = Field(7, ge=0, le=366)
 
 
 class Security(Strict):

@@ -60,7 +60,7 @@ class Runtime:
 
     @classmethod
     def open(cls, cfg: Config) -> Runtime:
-        store = Store(state_path(cfg))
+        store = Store(state_path(cfg), backups=cfg.storage.backups)
         try:
             templates = cfg.resolve(cfg.program.templates) if cfg.program.templates else None
             return cls(

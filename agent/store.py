@@ -20,9 +20,9 @@ import fcntl
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -41,10 +41,19 @@ class StoreError(Exception):
 
 
 class AtomicJSONStorage(Storage):
-    """TinyDB storage that never leaves a half-written file behind (mode 0600)."""
+    """TinyDB storage that never leaves a half-written file behind (mode 0600).
 
-    def __init__(self, path: Path) -> None:
+    With `backups` > 0, the first write of each (UTC) day first keeps the file as it was,
+    as `<name>.backup-YYYY-MM-DD`, and only the newest `backups` of those are kept: a
+    state damaged by a bug or by hand can be rolled back by a day at a time.
+    """
+
+    def __init__(
+        self, path: Path, backups: int = 0, today: Callable[[], date] | None = None
+    ) -> None:
         self.path = path
+        self.backups = backups
+        self.today = today or (lambda: datetime.now(UTC).date())
 
     def read(self) -> dict[str, dict[str, Any]] | None:
         try:
@@ -58,10 +67,13 @@ class AtomicJSONStorage(Storage):
         except json.JSONDecodeError as exc:
             raise StoreError(
                 f"state file {self.path} is corrupt ({exc}); it was left untouched. "
-                "Restore it from a backup or move it away to start afresh."
+                f"Restore it from a backup ({self.path.name}.backup-<date> next to it, one a "
+                "day) or move it away to start afresh."
             ) from None
 
     def write(self, data: dict[str, dict[str, Any]]) -> None:
+        if self.backups:
+            self._back_up()
         fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.")
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
@@ -82,6 +94,25 @@ class AtomicJSONStorage(Storage):
     def close(self) -> None:
         pass
 
+    def backup_files(self) -> list[Path]:
+        """The backups, oldest first."""
+        return sorted(self.path.parent.glob(f"{self.path.name}.backup-*"))
+
+    def _back_up(self) -> None:
+        target = self.path.with_name(f"{self.path.name}.backup-{self.today().isoformat()}")
+        if target.exists() or not self.path.exists():
+            return
+        data = self.path.read_bytes()
+        partial = target.with_name(f".{target.name}.tmp")
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(partial, target)
+        for old in self.backup_files()[: -self.backups]:
+            old.unlink(missing_ok=True)
+
 
 class _Cache(CachingMiddleware):
     WRITE_CACHE_SIZE = 10**9  # never write on its own: Store.flush decides
@@ -90,11 +121,19 @@ class _Cache(CachingMiddleware):
 class Store:
     """Typed access to the state file. Nothing reaches disk before `flush()`."""
 
-    def __init__(self, path: Path, *, lock: bool = True) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        lock: bool = True,
+        backups: int = 0,
+        today: Callable[[], date] | None = None,
+    ) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
         self._lock_handle = _acquire_lock(path) if lock else None
-        self.db = TinyDB(path, storage=_Cache(AtomicJSONStorage))  # type: ignore[arg-type]
+        storage = _Cache(AtomicJSONStorage)
+        self.db = TinyDB(path, backups, today, storage=storage)  # type: ignore[arg-type]
         self._check_schema()
         self._index = {
             name: {doc[field]: doc.doc_id for doc in self.db.table(name)}

@@ -80,3 +80,31 @@ def test_a_crash_during_write_leaves_the_previous_state(tmp_path: Path, monkeypa
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".state")] == []
     monkeypatch.undo()
     store.close()
+
+
+def test_one_backup_a_day_of_the_state_before_that_day_and_only_the_newest_kept(
+    tmp_path: Path,
+) -> None:
+    from datetime import date
+
+    path = tmp_path / "state.json"
+    days = [1, 1, 2, 2, 3, 4]  # the day of March of each tick
+    for n, day in enumerate(days):
+        store = Store(path, backups=2, today=lambda day=day: date(2027, 3, day))
+        store.set_meta("tick", n)
+        store.close()
+    backups = sorted(p.name for p in tmp_path.glob("state.json.backup-*"))
+    assert backups == ["state.json.backup-2027-03-03", "state.json.backup-2027-03-04"]
+    # each holds the state as its day found it: the last tick of the day before
+    kept = json.loads((tmp_path / "state.json.backup-2027-03-03").read_text())
+    assert kept["meta"]["1"]["tick"] == days.index(3) - 1
+    assert stat.S_IMODE(os.stat(tmp_path / "state.json.backup-2027-03-04").st_mode) == 0o600
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_no_backups_when_switched_off(tmp_path: Path) -> None:
+    for n in range(2):
+        store = Store(tmp_path / "state.json", backups=0)
+        store.set_meta("tick", n)
+        store.close()
+    assert not list(tmp_path.glob("state.json.backup-*"))
