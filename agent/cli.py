@@ -68,6 +68,7 @@ def _cmd_tick(args: argparse.Namespace) -> int:
     from agent.tick import run_tick
 
     cfg = load_config(args.config)
+    _config_logs(args, cfg)
     rt = _open(cfg)
     try:
         report = run_tick(rt, _now(args.now, cfg), dry_run=args.dry_run)
@@ -77,10 +78,25 @@ def _cmd_tick(args: argparse.Namespace) -> int:
     return EXIT_ERRORS if report.errors else EXIT_OK
 
 
+def _log_level(args: argparse.Namespace) -> int:
+    if args.verbose:
+        return logging.DEBUG
+    return logging.INFO if args.command == "run" else logging.WARNING
+
+
+def _config_logs(args: argparse.Namespace, cfg: Config) -> None:
+    """The config's `service.log_format`, unless --log-format chose one."""
+    if args.log_format is None and cfg.service.log_format != "text":
+        from agent.logs import setup
+
+        setup(_log_level(args), cfg.service.log_format)
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from agent.service import serve
 
     cfg = load_config(args.config)
+    _config_logs(args, cfg)
     return serve(cfg, Path(args.config))
 
 
@@ -259,6 +275,11 @@ def build_parser() -> argparse.ArgumentParser:
         description="Runs a virtual mentoring program over plain email and calendars.",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
+    parser.add_argument(
+        "--log-format",
+        choices=["text", "json"],
+        help="log lines as text or one JSON object each (default: service.log_format)",
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def command(name: str, help_text: str) -> argparse.ArgumentParser:
@@ -347,14 +368,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG
-        if args.verbose
-        else logging.INFO
-        if args.command == "run"
-        else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    from agent.logs import setup
+
+    setup(_log_level(args), args.log_format or "text")
     try:
         return int(args.func(args))
     except Exception as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -80,6 +81,27 @@ def test_run_serves_until_sigterm_and_exits_0(write_config, tmp_path: Path) -> N
     assert service.returncode == 0, err
     assert "finishing the current tick" in err
     assert (tmp_path / "state.json").exists()
+
+
+def test_run_with_json_logs_writes_one_json_object_per_line(write_config, tmp_path: Path) -> None:
+    config = write_config(THREE_PAIRS + "service: {poll_interval: 1m, log_format: json}\n")
+    service = subprocess.Popen(
+        [sys.executable, "-m", "agent.cli", "run", "--config", str(config)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).resolve().parents[1],
+        env={**os.environ, "PYTHONPATH": "."},
+    )
+    deadline = time.monotonic() + 20
+    while not (tmp_path / "state.json").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    service.send_signal(signal.SIGTERM)
+    _, err = service.communicate(timeout=20)
+    assert service.returncode == 0, err
+    records = [json.loads(line) for line in err.splitlines()]  # every line is one object
+    assert {"ts", "level", "logger", "message"} <= set(records[0])
+    assert any("finishing the current tick" in r["message"] for r in records)
 
 
 def test_unreadable_token_key_file_is_a_config_error(cli, write_config) -> None:
