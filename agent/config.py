@@ -324,6 +324,16 @@ class Storage(Strict):
     path: Path = Path("state.json")
     # Daily copies of the state file as it was before the day's first write, newest kept.
     backups: int = Field(7, ge=0, le=366)
+    # Raw copies of received mail (maildir processed/ and quarantine/) and the reply texts
+    # in the state are deleted this long after the message came in; null keeps them.
+    keep_messages: Duration | None = None
+
+    @field_validator("keep_messages")
+    @classmethod
+    def _keep_at_least_a_day(cls, value: timedelta | None) -> timedelta | None:
+        if value is not None and value < timedelta(days=1):
+            raise ValueError("must be at least 1d (or null to keep messages)")
+        return value
 
 
 class Security(Strict):
@@ -338,6 +348,18 @@ class Service(Strict):
     log_format: Literal["text", "json"] = "text"
 
 
+class Limits(Strict):
+    """How many emails may leave; the rest wait, oldest first, for the next tick.
+
+    `per_minute` and `per_day` default to the mail connector's provider limits (its
+    `send_limits`); `daily_cap` is the program's own ceiling on top of them.
+    """
+
+    per_minute: int | None = Field(None, ge=1)
+    per_day: int | None = Field(None, ge=1)
+    daily_cap: int | None = Field(None, ge=1)
+
+
 class Config(Strict):
     program: Program
     cadence: Cadence = Cadence()
@@ -349,6 +371,7 @@ class Config(Strict):
     storage: Storage = Storage()
     security: Security = Security()
     service: Service = Service()
+    limits: Limits = Limits()
     base_dir: Path = Path(".")  # the config file's folder; set by load_config
 
     @model_validator(mode="before")

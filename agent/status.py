@@ -57,6 +57,10 @@ def status(cfg: Config, store: Store, now: datetime) -> dict[str, Any]:
         "last_tick": store.meta("last_tick"),
         "backlog": [
             {"key": a["key"], "status": a["status"], "error": a.get("error")} for a in failed
+        ]
+        + [
+            {"key": key, "status": "waiting", "error": f"sending limit, since {since}"}
+            for key, since in (store.meta("waiting") or {}).items()
         ],
         "pairs": pairs,
     }

@@ -30,10 +30,12 @@ from agent.config import Pair
 from agent.executor import Executor
 from agent.inbound import parse_message
 from agent.ingest import Match, Routed, match, route, sender_zone
+from agent.limits import SendLimits, admit, budget, recent
 from agent.model import ROLES
 from agent.planner import Action, Timeline, plan_pair, plan_program, plan_removed
 from agent.program import Bounced, Clock, PairState, Stage, apply
 from agent.runtime import Runtime
+from agent.store import Store
 from connectors.base import ConnectorError, DeliveryRefused, Outcome, RawMessage
 
 log = logging.getLogger(__name__)
@@ -49,6 +51,7 @@ class TickReport:
     received: list[str] = field(default_factory=list)
     performed: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    waiting: int = 0  # emails held back by a sending limit, for a later tick
     seconds: float = 0.0
 
     def lines(self) -> list[str]:
@@ -61,6 +64,8 @@ class TickReport:
         out += [f"  received: {line}" for line in self.received]
         out += [f"  {verb}: {line}" for line in self.performed]
         out += [f"  error: {line}" for line in self.errors]
+        if self.waiting:
+            out.append(f"  waiting: {self.waiting} email(s) held back by a sending limit")
         if not (self.changes or self.received or self.performed or self.errors):
             out.append("  nothing due")
         return out
@@ -150,6 +155,7 @@ def run_tick(rt: Runtime, now: datetime, *, dry_run: bool = False) -> TickReport
     states = {pid: apply(state, Clock(now, closing)) for pid, state in states.items()}
     executor = Executor(cfg, store, rt.mailbox, rt.calendar, rt.renderer, rt.token_key)
     attempted: set[str] = set()
+    sending = _Sending(rt, now)
     busy = _BusyTimes(report)
     logs: dict[str, list[dict[str, object]]] = {}
     for entry in store.log():
@@ -177,6 +183,7 @@ def run_tick(rt: Runtime, now: datetime, *, dry_run: bool = False) -> TickReport
         if not todo:
             break
         attempted.update(a.key for a in todo)
+        todo = sending.admit(todo)
         if not dry_run:
             for action in todo:
                 executor.record_intent(action, now)
@@ -199,12 +206,15 @@ def run_tick(rt: Runtime, now: datetime, *, dry_run: bool = False) -> TickReport
                     executor.record_failure(action, exc, now)
                 continue
             report.performed.append(action.describe())
+            sending.went(action)
             if event is not None and action.pair_id:
                 states[action.pair_id] = apply(states[action.pair_id], event)
+    report.waiting = len(sending.held)
     report.seconds = clock.monotonic() - started
     if dry_run:
         return report
     _save(rt, states, saved)
+    sending.save(store)
     store.set_meta(
         "last_tick",
         {
@@ -224,6 +234,33 @@ def run_tick(rt: Runtime, now: datetime, *, dry_run: bool = False) -> TickReport
         except (ConnectorError, OSError) as exc:
             report.errors.append(f"mailbox: cannot move handled message {raw.ref}: {exc}")
     return report
+
+
+class _Sending:
+    """This tick's send budget (agent.limits): the recent send times and the emails
+    waiting since when, kept in the store's meta between ticks."""
+
+    def __init__(self, rt: Runtime, now: datetime) -> None:
+        self.now = now
+        self.limits = SendLimits.of(rt.cfg.limits, rt.mailbox.send_limits)
+        self.sent = [datetime.fromisoformat(t) for t in rt.store.meta("sent_times", [])]
+        stored = rt.store.meta("waiting", {})
+        self.waiting = {key: datetime.fromisoformat(at) for key, at in stored.items()}
+        self.held: dict[str, datetime] = {}  # waiting after this tick, since when
+
+    def admit(self, todo: list[Action]) -> list[Action]:
+        go, held = admit(todo, budget(self.limits, self.sent, self.now), self.waiting, self.now)
+        for action in held:
+            self.held[action.key] = self.waiting.get(action.key, self.now)
+        return go
+
+    def went(self, action: Action) -> None:
+        if action.template:
+            self.sent.append(self.now)
+
+    def save(self, store: Store) -> None:
+        store.set_meta("sent_times", [t.isoformat() for t in recent(self.sent, self.now)])
+        store.set_meta("waiting", {key: at.isoformat() for key, at in self.held.items()})
 
 
 class _BusyTimes:

@@ -55,6 +55,10 @@ class RawMessage:
 
 
 class Mailbox(Protocol):
+    # What the provider lets one mailbox send: (per minute, per day); None where it sets
+    # no limit or the server decides. agent.limits keeps the agent under it.
+    send_limits: tuple[int | None, int | None]
+
     def fetch(self, cursor: str | None) -> tuple[list[RawMessage], str | None]:
         """Unhandled messages, oldest first, and the cursor to pass next time."""
         ...

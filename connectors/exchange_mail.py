@@ -98,6 +98,9 @@ class MailCursor:
 class ExchangeMailbox:
     """The program's mailbox on Exchange Server (see the module docstring)."""
 
+    # Exchange Server's default MessageRateLimit for mailboxes is 30 a minute; no daily cap
+    send_limits = (30, None)
+
     class Options(ExchangeOptions):
         processed_folder: str = "mentormail processed"  # under the inbox; `a/b` nests
         quarantine_folder: str = "mentormail quarantine"

@@ -101,6 +101,9 @@ def _decode_raw(raw: str) -> bytes:
 class GoogleMailbox:
     """The program's Gmail mailbox (see the module docstring for the exact behaviour)."""
 
+    # Google Workspace: 2,000 messages a day per user; a minute's burst kept modest
+    send_limits = (60, 2000)
+
     class Options(GoogleOptions):
         model_config = ConfigDict(extra="forbid")
         processed_label: str = "mentormail/processed"

@@ -107,6 +107,9 @@ class _Change:
 class GraphMailbox:
     """The program mailbox in Exchange Online (see the module docstring)."""
 
+    # Exchange Online: 30 messages a minute, 10,000 recipients a day (one each here)
+    send_limits = (30, 10000)
+
     class Options(GraphOptions):
         model_config = ConfigDict(extra="forbid")
         processed_folder: str = Field(default="mentormail-processed", min_length=1)

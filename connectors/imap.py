@@ -137,6 +137,8 @@ class Cursor:
 class ImapMailbox:
     """The program's IMAP mailbox (see the module docstring for the exact behaviour)."""
 
+    send_limits = (None, None)  # the SMTP server's own; set `limits:` in the config to match
+
     class Options(BaseModel):
         model_config = ConfigDict(extra="forbid")
         host: str

@@ -34,6 +34,8 @@ def message_id_of(data: bytes) -> str:
 
 
 class MaildirMailbox:
+    send_limits = (None, None)  # files: nothing to protect
+
     class Options(BaseModel):
         model_config = ConfigDict(extra="forbid")
         path: Path = Path("mail")
