@@ -255,6 +255,25 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_forget(args: argparse.Namespace) -> int:
+    from agent.privacy import Refused, forget_participant
+
+    cfg = load_config(args.config)
+    try:
+        result = forget_participant(
+            cfg,
+            args.participant,
+            export_to=Path(args.export) if args.export else None,
+            dry_run=args.dry_run,
+            force=args.force,
+            now=_now(args.now, cfg),
+        )
+    except Refused as exc:
+        raise UsageError(str(exc)) from None
+    print("\n".join(result.lines()))
+    return EXIT_OK
+
+
 def _cmd_templates_export(args: argparse.Namespace) -> int:
     from agent.render import Renderer
 
@@ -317,6 +336,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", help="write to this file (CSV: also <name>-weeks.csv)")
     p.add_argument("--now", help="report as of this ISO 8601 time")
     p.set_defaults(func=_cmd_report)
+
+    p = command("forget", "export and delete everything the program holds about one person")
+    p.add_argument("participant", help="the participant's id or email address")
+    p.add_argument("--config", required=True, help="the program's YAML config file")
+    p.add_argument("--export", metavar="FILE", help="first write their data to FILE (JSON)")
+    p.add_argument("--dry-run", action="store_true", help="print what would go, change nothing")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="forget them even while the config still has them (the next tick writes again)",
+    )
+    p.add_argument("--now", help="as of this ISO 8601 time (default: now)")
+    p.set_defaults(func=_cmd_forget)
 
     p = command("plan", "what the agent will do over the coming days, per pair, if nobody replies")
     p.add_argument("--config", required=True, help="the program's YAML config file")

@@ -220,6 +220,28 @@ class Store:
         entries = [dict(e) for e in self.db.table("log")]
         return [e for e in entries if pair_id is None or e.get("pair") == pair_id]
 
+    # -- rewriting (agent.privacy) ----------------------------------------------------------
+
+    def rewrite(self, table: str, change: Callable[[dict[str, Any]], dict[str, Any] | None]) -> int:
+        """Pass every record of `table` through `change`: a different dict replaces the record
+        (whole, so keys can go), None deletes it, an equal one leaves it. Returns how many
+        records changed. Keys (pair_id, key, message_id) must stay as they were."""
+        docs = self.db.table(table)
+        touched = 0
+        for doc in list(docs):
+            before = dict(doc)
+            after = change(json.loads(json.dumps(before)))
+            if after is None:
+                docs.remove(doc_ids=[doc.doc_id])
+                index = self._index.get(table, {})
+                for key in [k for k, doc_id in index.items() if doc_id == doc.doc_id]:
+                    del index[key]
+                touched += 1
+            elif after != before:
+                docs.update(_replace_with(_jsonable(after)), doc_ids=[doc.doc_id])
+                touched += 1
+        return touched
+
     # -- meta ------------------------------------------------------------------------------
 
     def meta(self, name: str, default: Any = None) -> Any:
@@ -254,6 +276,14 @@ class Store:
         if self._lock_handle:
             self._lock_handle.close()
             self._lock_handle = None
+
+
+def _replace_with(record: dict[str, Any]) -> Callable[[dict[str, Any]], None]:
+    def replace(doc: dict[str, Any]) -> None:
+        doc.clear()
+        doc.update(record)
+
+    return replace
 
 
 def _jsonable(fields: dict[str, Any]) -> dict[str, Any]:

@@ -24,6 +24,7 @@ import logging
 import time as clock
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from agent import reconcile
 from agent.config import Pair
@@ -150,9 +151,10 @@ def run_tick(rt: Runtime, now: datetime, *, dry_run: bool = False) -> TickReport
     states, report.changes = changed.states, changed.notes
     store.set_meta("program_snapshot", reconcile.snapshot(cfg))  # written with the states
     handled, notices = _ingest(rt, states, now, report)
-    notices = changed.notices + notices
+    notices = _owed_notices(store, changed.notices + notices)
     closing = Timeline.of(cfg).closing
     states = {pid: apply(state, Clock(now, closing)) for pid, state in states.items()}
+    notices_owed = list(notices)
     executor = Executor(cfg, store, rt.mailbox, rt.calendar, rt.renderer, rt.token_key)
     attempted: set[str] = set()
     sending = _Sending(rt, now)
@@ -215,6 +217,8 @@ def run_tick(rt: Runtime, now: datetime, *, dry_run: bool = False) -> TickReport
         return report
     _save(rt, states, saved)
     sending.save(store)
+    store.set_meta("notices", _records([n for n in notices_owed if not executor.is_settled(n)]))
+    _retention(rt, now, report)
     store.set_meta(
         "last_tick",
         {
@@ -286,6 +290,49 @@ class _BusyTimes:
                 found = {}
             self.known[pair.id] = sorted(i for intervals in found.values() for i in intervals)
         return self.known[pair.id]
+
+
+def _retention(rt: Runtime, now: datetime, report: TickReport) -> None:
+    """`storage.keep_messages`: old raw copies and reply texts go (agent.privacy), at most
+    once a day; written with the rest of the tick's state."""
+    if rt.cfg.storage.keep_messages is None:
+        return
+    from agent.privacy import apply_retention
+    from agent.timefmt import format_duration
+
+    try:
+        done = apply_retention(rt.cfg, rt.store, now)
+    except OSError as exc:
+        report.errors.append(f"retention: cannot delete old messages: {exc}")
+        return
+    if done and any(done):
+        report.performed.append(
+            f"retention: deleted {done[0]} raw message(s), cleared {done[1]} reply text(s) "
+            f"received more than {format_duration(rt.cfg.storage.keep_messages)} ago"
+        )
+
+
+def _owed_notices(store: Store, new: list[Action]) -> list[Action]:
+    """The coordinator notices of this tick plus those owed from an interrupted one.
+
+    A notice comes from an event that happens once: a reply read, a config change seen.
+    The facts behind it (the inbound record, the config snapshot) reach the disk with the
+    first flush, after which no later tick would raise the notice again. So the notices
+    are kept in the store too, written by that same flush, until they are done.
+    """
+    owed = {a.key: a for a in (_action(r) for r in store.meta("notices") or [])}
+    owed.update((a.key, a) for a in new)
+    store.set_meta("notices", _records(list(owed.values())))
+    return list(owed.values())
+
+
+def _records(actions: list[Action]) -> list[dict[str, object]]:
+    fields = ("key", "kind", "pair_id", "role", "template", "extra")
+    return [{name: getattr(a, name) for name in fields} for a in actions]
+
+
+def _action(record: dict[str, Any]) -> Action:
+    return Action(**record)
 
 
 def _save(rt: Runtime, states: dict[str, PairState], saved: dict[str, PairState]) -> None:
