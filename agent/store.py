@@ -132,6 +132,9 @@ class Store:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
         self._lock_handle = _acquire_lock(path) if lock else None
+        if lock:  # the only writer now: temp files of a write a crash cut short can go
+            for partial in path.parent.glob(f".{path.name}.*"):
+                partial.unlink(missing_ok=True)
         storage = _Cache(AtomicJSONStorage)
         self.db = TinyDB(path, backups, today, storage=storage)  # type: ignore[arg-type]
         self._check_schema()

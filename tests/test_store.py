@@ -108,3 +108,16 @@ def test_no_backups_when_switched_off(tmp_path: Path) -> None:
         store.set_meta("tick", n)
         store.close()
     assert not list(tmp_path.glob("state.json.backup-*"))
+
+
+def test_temp_files_of_an_interrupted_write_are_removed_by_the_next_writer(tmp_path: Path) -> None:
+    path = tmp_path / "state.json"
+    store = Store(path)
+    store.set_meta("n", 1)
+    store.close()
+    (tmp_path / ".state.json.k2j4x9").write_text('{"half": ')  # a write killed mid-way
+    with Store.reading(path) as reader:  # a reader does not touch it
+        assert reader.meta("n") == 1
+    assert (tmp_path / ".state.json.k2j4x9").exists()
+    Store(path).close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["state.json", "state.json.lock"]
