@@ -54,7 +54,7 @@ def _zone(value: object) -> ZoneInfo:
         return value
     try:
         return ZoneInfo(str(value))
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: e.g. a name too long
         raise ValueError(
             f"unknown time zone {value!r}; use an IANA name like Europe/Berlin"
         ) from None
