@@ -63,8 +63,9 @@ def test_demo_runs_and_leaves_mail_and_a_calendar(cli, tmp_path: Path) -> None:
     assert code == 2  # never overwrites an existing demo
 
 
-def test_run_serves_until_sigterm_and_exits_0(write_config, tmp_path: Path) -> None:
-    config = write_config(THREE_PAIRS)
+def serve_until_sigterm(config: Path, state: Path) -> str:
+    """`mentormail run` in its own process until its first state write, then SIGTERM;
+    its stderr once it exited 0."""
     service = subprocess.Popen(
         [sys.executable, "-m", "agent.cli", "run", "--config", str(config)],
         stdout=subprocess.PIPE,
@@ -74,31 +75,23 @@ def test_run_serves_until_sigterm_and_exits_0(write_config, tmp_path: Path) -> N
         env={**os.environ, "PYTHONPATH": "."},
     )
     deadline = time.monotonic() + 20
-    while not (tmp_path / "state.json").exists() and time.monotonic() < deadline:
+    while not state.exists() and time.monotonic() < deadline:
         time.sleep(0.1)
     service.send_signal(signal.SIGTERM)
     _, err = service.communicate(timeout=20)
     assert service.returncode == 0, err
+    return err
+
+
+def test_run_serves_until_sigterm_and_exits_0(write_config, tmp_path: Path) -> None:
+    err = serve_until_sigterm(write_config(THREE_PAIRS), tmp_path / "state.json")
     assert "finishing the current tick" in err
     assert (tmp_path / "state.json").exists()
 
 
 def test_run_with_json_logs_writes_one_json_object_per_line(write_config, tmp_path: Path) -> None:
     config = write_config(THREE_PAIRS + "service: {poll_interval: 1m, log_format: json}\n")
-    service = subprocess.Popen(
-        [sys.executable, "-m", "agent.cli", "run", "--config", str(config)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=Path(__file__).resolve().parents[1],
-        env={**os.environ, "PYTHONPATH": "."},
-    )
-    deadline = time.monotonic() + 20
-    while not (tmp_path / "state.json").exists() and time.monotonic() < deadline:
-        time.sleep(0.1)
-    service.send_signal(signal.SIGTERM)
-    _, err = service.communicate(timeout=20)
-    assert service.returncode == 0, err
+    err = serve_until_sigterm(config, tmp_path / "state.json")
     records = [json.loads(line) for line in err.splitlines()]  # every line is one object
     assert {"ts", "level", "logger", "message"} <= set(records[0])
     assert any("finishing the current tick" in r["message"] for r in records)
