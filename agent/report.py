@@ -37,7 +37,7 @@ Replies with no earlier email to that person are left out. Median and buckets.
 Ratings: every `rating` entry in the progress log (value 1..5), per pair and, per week,
 count, mean, min and max.
 
-At risk: the digest's rules and reasons (`pair_risks`); pairs are listed at risk first,
+At risk: the digest's rules and reasons (`agent.risk.risks`); pairs are listed at risk first,
 those with the most reasons first, then by id.
 
 Kept simple on purpose: a pause is read from the log (the state keeps only the current
@@ -396,17 +396,6 @@ def _pair_meetings(pair: _Pair, now: datetime) -> list[dict[str, Any]]:
     return sorted(meetings, key=lambda m: m["start"])
 
 
-def pair_risks(
-    cfg: Config,
-    state: PairState,
-    log: list[dict[str, Any]],
-    now: datetime,
-    no_slot: bool,
-) -> list[tuple[str, str]]:
-    """(code, reason) for each reason the pair is at risk: the digest's rules (agent.risk)."""
-    return [(r.code, r.reason) for r in risks(cfg, state, log, now, no_slot=no_slot)]
-
-
 def _funnel_level(state: PairState, held: int, codes: list[str]) -> int:
     """How far down `FUNNEL` the pair got (0: invited ... 4: meeting regularly)."""
     running_ok = state.stage != Stage.PAUSED and "quiet" not in codes
@@ -450,9 +439,10 @@ def _pair_report(
         and (t := _parse(e.get("at")))
     ]
     responses = _response_times(pair, zone)
-    found = pair_risks(cfg, state, pair.log, now, no_slot)
-    reasons = [reason for _, reason in found]
-    level = _funnel_level(state, counts["held"], [code for code, _ in found])
+    found = risks(cfg, state, pair.log, now, no_slot=no_slot)
+    reasons = [r.reason for r in found]
+    codes = [r.code for r in found]
+    level = _funnel_level(state, counts["held"], codes)
     upcoming = next((m["start"] for m in meetings if m["status"] == "upcoming"), None)
     planned = counts["held"] + counts["upcoming"] + counts["paused"] + counts["declined"]
     booked = next((a["done"] for a in pair.actions if a.get("kind") == "book"), None)
@@ -464,7 +454,7 @@ def _pair_report(
         "reached": FUNNEL[level][0],
         "at_risk": bool(reasons),
         "risk_reasons": reasons,
-        "risk_codes": [code for code, _ in found],
+        "risk_codes": codes,
         "welcomed": _iso(_first(state.welcomed), zone),
         "agreed": _iso(_first(state.agreed, both=True), zone),
         "booked": _iso(booked, zone),
