@@ -54,6 +54,7 @@ from connectors.exchange import (
     reported,
     utc,
 )
+from connectors.moves import MoveQueue
 from connectors.smtp import envelope
 
 if TYPE_CHECKING:
@@ -117,8 +118,7 @@ class ExchangeMailbox:
         self._folders: dict[str, Any] = {}  # config folder name -> exchangelib folder
         self._folders_of: Any = None  # the exchangelib Account those folders belong to
         self._sent_ids: set[str] = set()
-        self._outstanding: set[str] = set()  # refs of the last fetch not marked handled yet
-        self._queue: dict[str, list[str]] = {}  # target folder name -> item ids to move
+        self._moves: MoveQueue[str] = MoveQueue(MOVE_BATCH)
 
     @property
     def where(self) -> str:
@@ -127,7 +127,7 @@ class ExchangeMailbox:
     # -- reading ------------------------------------------------------------------------
 
     def fetch(self, cursor: str | None) -> tuple[list[RawMessage], str | None]:
-        if self._queue:
+        if self._moves.queued:
             try:
                 self._flush()
             except ConnectorError as exc:  # they are still in the inbox: this fetch returns them
@@ -151,7 +151,7 @@ class ExchangeMailbox:
         if messages:
             log.info("%s: %d message(s) to handle in the inbox", self.where, len(messages))
         refs = [m.ref for m in messages]
-        self._outstanding = set(refs)
+        self._moves.fetched(refs)
         return messages, str(MailCursor(state, refs))
 
     def _changes(
@@ -226,19 +226,14 @@ class ExchangeMailbox:
             if outcome == "processed"
             else self.options.quarantine_folder
         )
-        self._queue.setdefault(target, []).append(ref)
-        batched = ref in self._outstanding
-        self._outstanding.discard(ref)
-        queued = sum(len(refs) for refs in self._queue.values())
-        if batched and self._outstanding and queued < MOVE_BATCH:
-            return
-        self._flush()
+        if self._moves.add(ref, target):
+            self._flush()
 
     def _flush(self) -> None:
         """MoveItem for everything queued, one request per target folder."""
         from exchangelib import ItemId
 
-        queue, self._queue = self._queue, {}
+        queue = self._moves.take()
         account = self.ews.account() if queue else None
         failed: list[str] = []
         problems: list[str] = []

@@ -62,6 +62,7 @@ from imapclient.imapclient import SENT
 from pydantic import BaseModel, ConfigDict, model_validator
 
 from connectors.base import ConnectorError, Outcome, RawMessage
+from connectors.moves import MoveQueue
 from connectors.smtp import (
     TLS_LABELS,
     Credentials,
@@ -207,8 +208,7 @@ class ImapMailbox:
         self._uidvalidity: int | None = None  # of the folder as last fetched
         self._uidnext: int | None = None
         self._sent_ids: set[str] = set()
-        self._outstanding: set[int] = set()  # UIDs of the last fetch not marked handled yet
-        self._queue: dict[str, list[int]] = {}  # target folder -> UIDs to move there
+        self._moves: MoveQueue[int] = MoveQueue(MOVE_BATCH)
 
     # -- connection ---------------------------------------------------------------------
 
@@ -353,7 +353,7 @@ class ImapMailbox:
             return self._fetch_once(cursor)
 
     def _fetch_once(self, cursor: str | None) -> tuple[list[RawMessage], str | None]:
-        if self._queue:
+        if self._moves.queued:
             try:
                 self._flush()
             except ConnectorError as exc:  # they are still there: this fetch returns them
@@ -392,7 +392,7 @@ class ImapMailbox:
         if messages:
             log.info("%s: %d message(s) to handle in %s", self.where, len(messages), folder)
         pending = {int(m.ref) for m in messages}
-        self._outstanding = set(pending)
+        self._moves.fetched(pending)
         return messages, str(Cursor(validity, last, pending))
 
     @staticmethod
@@ -424,17 +424,12 @@ class ImapMailbox:
             if outcome == "processed"
             else self.options.quarantine_folder
         )
-        self._queue.setdefault(target, []).append(uid)
-        batched = uid in self._outstanding
-        self._outstanding.discard(uid)
-        queued = sum(len(uids) for uids in self._queue.values())
-        if batched and self._outstanding and queued < MOVE_BATCH:
-            return
-        self._flush()
+        if self._moves.add(uid, target):
+            self._flush()
 
     def _flush(self) -> None:
         """Carry out the queued moves (MOVE, else COPY + \\Deleted + UID EXPUNGE)."""
-        queue, self._queue = self._queue, {}
+        queue = self._moves.take()
         if not queue:
             return
         folder = self._name(self.options.folder)
