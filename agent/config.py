@@ -322,6 +322,10 @@ class ConnectorOptions(BaseModel):
 
 class Storage(Strict):
     path: Path = Path("state.json")
+    # tinydb: one JSON file, rewritten whole on each write (up to a few hundred pairs);
+    # sqlite: one SQLite database, written by the page (large programs). Unset: sqlite
+    # when the path ends in .db, .sqlite or .sqlite3, else tinydb.
+    type: Literal["tinydb", "sqlite"] | None = None
     # Daily copies of the state file as it was before the day's first write, newest kept.
     backups: int = Field(7, ge=0, le=366)
     # Raw copies of received mail (maildir processed/ and quarantine/) and the reply texts
@@ -541,11 +545,15 @@ def _participants_from_csv(path: Path) -> list[dict[str, Any]]:
     return people
 
 
+# libyaml's loader where PyYAML was built with it (its wheels are): ten times faster
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def load_config(path: Path | str) -> Config:
     """Read, validate and cross-check a config file, or raise ConfigError."""
     path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_YAML_LOADER)
     except OSError as exc:
         raise ConfigError([f"{path}: cannot read: {exc.strerror}"]) from None
     except yaml.YAMLError as exc:

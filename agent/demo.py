@@ -251,7 +251,6 @@ class Simulation:
         self.queue: list[tuple[datetime, bytes]] = []
 
     def read_new_mail(self, now: datetime) -> None:
-        kinds = {mid: record["kind"] for mid, record in self.rt.store.sent_index().items()}
         sent = self.root / "sent"
         for path in sorted([*(sent / "new").iterdir(), *(sent / "cur").iterdir()]):
             if path.name in self.seen:
@@ -259,7 +258,8 @@ class Simulation:
             self.seen.add(path.name)
             original = BytesParser(policy=email.policy.default).parsebytes(path.read_bytes())
             recipient = original["To"].addresses[0].addr_spec.lower()
-            kind = kinds.get(str(original["Message-ID"]).strip("<>"), "")
+            record = self.rt.store.sent(str(original["Message-ID"]).strip("<>"))
+            kind = record["kind"] if record else ""
             persona = PERSONAS.get(recipient)
             if persona is None:
                 continue

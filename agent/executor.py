@@ -69,12 +69,16 @@ class Executor:
 
     # -- what is left to do ----------------------------------------------------------------
 
-    def is_settled(self, action: Action) -> bool:
-        """Done, or failed too often to try again without a person looking at it."""
-        record = self.store.action(action.key)
-        if record is None:
-            return False
-        return record["status"] == "done" or record.get("attempts", 0) >= MAX_ATTEMPTS
+    def unsettled(self, actions: list[Action]) -> list[Action]:
+        """Those of `actions` not yet settled: settled is done, or failed too often to try
+        again without a person looking at it."""
+        known = self.store.progress([a.key for a in actions])
+        return [
+            a
+            for a in actions
+            if a.key not in known
+            or not (known[a.key][0] == "done" or known[a.key][1] >= MAX_ATTEMPTS)
+        ]
 
     def record_intent(self, action: Action, now: datetime) -> None:
         record = self.store.action(action.key)

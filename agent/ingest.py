@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 from zoneinfo import ZoneInfo
 
 from agent import reschedule
@@ -70,13 +70,24 @@ def _role_in(pair: Pair, cfg: Config, address: str) -> Role | None:
     return None
 
 
-def match(
-    msg: InboundMessage, cfg: Config, token_key: bytes, sent: Mapping[str, Mapping[str, Any]]
-) -> Match:
+class SentMail(Protocol):
+    """What the agent sent, as far as matching a reply needs it (agent.store.Store)."""
+
+    def sent(self, message_id: str) -> Mapping[str, Any] | None: ...
+
+    def latest_sent(self, pair_id: str, role: str) -> Mapping[str, Any] | None: ...
+
+
+def match(msg: InboundMessage, cfg: Config, token_key: bytes, sent: SentMail) -> Match:
     """Which pair and role a message belongs to, or why it belongs to none."""
     pairs = {p.id.lower(): p for p in cfg.pairs}
     thread = next(
-        (sent[i] for i in (*msg.in_reply_to, *reversed(msg.references)) if i in sent), None
+        (
+            record
+            for i in (*msg.in_reply_to, *reversed(msg.references))
+            if (record := sent.sent(i)) is not None
+        ),
+        None,
     )
     replied_to = thread.get("kind") if thread else None
     if msg.bounce:
@@ -126,12 +137,9 @@ def sender_zone(cfg: Config, found: Match) -> ZoneInfo:
     return cfg.program.timezone
 
 
-def _latest_kind(sent: Mapping[str, Mapping[str, Any]], pair_id: str, role: Role) -> str | None:
+def _latest_kind(sent: SentMail, pair_id: str, role: Role) -> str | None:
     """Without thread headers, a reply most likely answers the latest email that person got."""
-    mine = [r for r in sent.values() if r.get("pair") == pair_id and r.get("role") == role]
-    latest = max(
-        mine, key=lambda r: str(r.get("done_at") or r.get("planned_at") or ""), default=None
-    )
+    latest = sent.latest_sent(pair_id, role)
     return latest.get("kind") if latest else None
 
 

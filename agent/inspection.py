@@ -9,6 +9,7 @@ Read-only: the state file is opened without the lock and never written.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
@@ -17,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 from agent.config import Config
 from agent.inbound import parse_message
-from agent.ingest import match, received_at, route, sender_zone
+from agent.ingest import SentMail, match, received_at, route, sender_zone
 from agent.model import InboundMessage, Interpretation
 from agent.replies import interpret
 from agent.when import return_date
@@ -27,21 +28,21 @@ def inspect_files(
     paths: Sequence[Path], cfg: Config | None, now: datetime
 ) -> Iterator[dict[str, Any]]:
     """One report per file, in order; an unreadable file gets a report with `error`."""
-    key, sent = _matching_inputs(cfg) if cfg else (b"", {})
-    for path in paths:
-        try:
-            raw = path.read_bytes()
-        except OSError as exc:
-            yield {"file": str(path), "error": f"cannot read: {exc.strerror}"}
-            continue
-        yield {"file": str(path), **inspect_message(parse_message(raw), cfg, key, sent, now)}
+    with _matching_inputs(cfg) as (key, sent):
+        for path in paths:
+            try:
+                raw = path.read_bytes()
+            except OSError as exc:
+                yield {"file": str(path), "error": f"cannot read: {exc.strerror}"}
+                continue
+            yield {"file": str(path), **inspect_message(parse_message(raw), cfg, key, sent, now)}
 
 
 def inspect_message(
     msg: InboundMessage,
     cfg: Config | None,
     key: bytes,
-    sent: Mapping[str, Mapping[str, Any]],
+    sent: SentMail | None,
     now: datetime,
 ) -> dict[str, Any]:
     zone = cfg.program.timezone if cfg else ZoneInfo("UTC")
@@ -59,7 +60,7 @@ def inspect_message(
         "problems": list(msg.problems),
     }
     context = None
-    if cfg:
+    if cfg and sent:
         found = match(msg, cfg, key, sent)
         zone = sender_zone(cfg, found)
         routed = route(msg, found, now, zone)
@@ -80,17 +81,17 @@ def inspect_message(
     return report
 
 
-def _matching_inputs(cfg: Config) -> tuple[bytes, dict[str, dict[str, Any]]]:
+@contextmanager
+def _matching_inputs(cfg: Config | None) -> Iterator[tuple[bytes, SentMail | None]]:
     """The token key and what the program sent, read without creating or locking anything."""
+    if cfg is None:
+        yield b"", None
+        return
     from agent.runtime import state_path, token_key
     from agent.store import Store
 
-    key = token_key(cfg, create=False)
-    path = state_path(cfg)
-    if not path.exists():
-        return key, {}
-    with Store.reading(path) as store:
-        return key, store.sent_index()
+    with Store.reading(state_path(cfg)) as store:
+        yield token_key(cfg, create=False), store
 
 
 def report_lines(report: Mapping[str, Any]) -> list[str]:

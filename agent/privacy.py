@@ -53,7 +53,7 @@ from agent.config import Config
 from agent.executor import MAX_ATTEMPTS
 from agent.planner import plan_removed
 from agent.program import PairState, Stage
-from agent.store import Store
+from agent.store import Store, open_store
 
 REMOVED = "[removed]"
 NAMED = "names them: kept"
@@ -449,7 +449,7 @@ def forget_participant(
     path = state_path(cfg)
     if not path.exists():
         raise Refused(f"no state file at {path}: the agent never ran, so it holds nothing")
-    store = Store(path, lock=not dry_run)  # no backups=: the backup would keep them
+    store = open_store(path, lock=not dry_run)  # no backups=: the backup would keep them
     try:
         person = identify(cfg, store, who)
         report = ForgetReport(person, dry_run)
@@ -684,8 +684,8 @@ def _backup_files(path: Path) -> list[Path]:
 def _backup_counts(path: Path, person: Person, held: Holdings, now: datetime) -> dict[str, int]:
     n = 0
     for backup in _backup_files(path):
-        text = backup.read_text(encoding="utf-8", errors="replace").lower()
-        n += any(a in text for a in person.addresses) or any(i in text for i in held.reply_ids)
+        with Store.reading(backup) as store:
+            n += any(scrub(store, person, holdings(store, person), now=now).values())
     return {"state backups mentioning them (cleaned the same way)": n}
 
 
@@ -693,7 +693,7 @@ def _scrub_backups(path: Path, person: Person, now: datetime) -> dict[str, int]:
     """The daily backups of the state get the same treatment as the state."""
     n = 0
     for backup in _backup_files(path):
-        store = Store(backup, lock=False)
+        store = open_store(backup)  # its own lock file, removed below
         try:
             held = holdings(store, person)
             counts = scrub(store, person, held, now=now)
@@ -702,6 +702,7 @@ def _scrub_backups(path: Path, person: Person, now: datetime) -> dict[str, int]:
                 n += 1
         finally:
             store.close(flush=False)
+            backup.with_name(backup.name + ".lock").unlink(missing_ok=True)
     return {"state backups mentioning them (cleaned the same way)": n}
 
 

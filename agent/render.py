@@ -34,6 +34,7 @@ from __future__ import annotations
 import re
 import sys
 import unicodedata
+import weakref
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -421,6 +422,9 @@ class Renderer:
         search = [self.override_dir] if self.override_dir is not None else []
         search.append(self.defaults_dir)
         self._dirs: list[Path] = search
+        self._extends_known: weakref.WeakKeyDictionary[jinja2.Template, bool] = (
+            weakref.WeakKeyDictionary()
+        )
         self._env = ImmutableSandboxedEnvironment(
             loader=ChoiceLoader([FileSystemLoader(str(d), encoding="utf-8") for d in search]),
             undefined=StrictUndefined,
@@ -546,11 +550,16 @@ class Renderer:
         return "".join(template.root_render_func(context))
 
     def _extends(self, template: jinja2.Template) -> bool:
-        loader = self._env.loader
-        assert loader is not None and template.name is not None
-        source, _, _ = loader.get_source(self._env, template.name)
-        tree = self._env.parse(source, template.name, template.filename)
-        return tree.find(nodes.Extends) is not None
+        """Whether the template extends another; parsed once per loaded template (a
+        changed file is a new template object, jinja2 reloads it)."""
+        known = self._extends_known.get(template)
+        if known is None:
+            loader = self._env.loader
+            assert loader is not None and template.name is not None
+            source, _, _ = loader.get_source(self._env, template.name)
+            tree = self._env.parse(source, template.name, template.filename)
+            known = self._extends_known[template] = tree.find(nodes.Extends) is not None
+        return known
 
     @contextmanager
     def _errors(self, email: str) -> Iterator[None]:

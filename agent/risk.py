@@ -40,6 +40,11 @@ __all__ = ["PROGRESS_KINDS", "Risk", "risks"]
 
 UTC = ZoneInfo("UTC")
 PROGRESS_KINDS = frozenset({"progress", "goals", "rating"})
+# What the rules read of the log (agent.store.Store.log_view): the latest entry of each
+# progress kind (ratings included), and every calendar answer. Handing `risks` only
+# these gives the same answers as the whole log, as long as no entry is dated after `now`.
+LATEST_KINDS = PROGRESS_KINDS
+EVERY_KINDS = frozenset({"meeting_reply"})
 _REPLY = re.compile(r"^REPLY (?P<status>[\w-]+)(?: for (?P<day>\d{4}-\d{2}-\d{2}))?$", re.I)
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from agent.config import Config, ConfigError
 from agent.render import Renderer
-from agent.store import Store
+from agent.store import Store, open_store
 from connectors.base import Calendar, Mailbox
 from connectors.registry import open_calendar, open_mailbox
 
@@ -60,7 +60,7 @@ class Runtime:
 
     @classmethod
     def open(cls, cfg: Config) -> Runtime:
-        store = Store(state_path(cfg), backups=cfg.storage.backups)
+        store = open_store(state_path(cfg), cfg.storage.type, backups=cfg.storage.backups)
         try:
             templates = cfg.resolve(cfg.program.templates) if cfg.program.templates else None
             return cls(

@@ -1,17 +1,26 @@
-"""The agent's memory: one TinyDB file, written atomically, flushed once per tick.
+"""The agent's memory: one state file, flushed at chosen moments, one writer at a time.
 
-Tables:
-  meta     - schema version, the mailbox cursor, the last tick's summary
+Two back ends keep the same records behind one interface (`Store`):
+
+- `tinydb` (agent.store_json, the default): one JSON file, held in memory and written
+  whole with temp file + fsync + rename. Readable with any editor; right for programs
+  up to a few hundred pairs.
+- `sqlite` (agent.store_sqlite): one SQLite database (stdlib `sqlite3`, WAL). Writes only
+  what changed and reads by index; for large programs (see README, "Performance").
+
+Records, by table:
+  meta     - schema version, the mailbox cursor, the last tick's summary, ...
   pairs    - one PairState per pair
   actions  - the outbox: every action by idempotency key, `pending` before its
              side effect and `done`/`failed` after it
   inbound  - every received message by Message-ID, with what became of it
   log      - the progress log: agreements, goals, progress, ratings, notes
 
-TinyDB keeps the whole database in memory behind a CachingMiddleware; the
-storage below writes it with temp file + fsync + rename, so a crash at any
-moment leaves either the previous or the new state on disk, never a torn one.
-An exclusive lock file keeps two agents off the same state.
+Nothing reaches the disk before `flush()`, and a crash at any moment leaves either the
+previous or the new state, never a torn one. `close(flush=False)` (a dry run) leaves
+no trace. An exclusive lock file keeps two agents off the same state.
+
+Both back ends pass the same contract tests (tests/test_store_contract.py).
 """
 
 from __future__ import annotations
@@ -19,172 +28,82 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import tempfile
-from collections.abc import Callable, Iterator
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
-
-from tinydb import TinyDB
-from tinydb.middlewares import CachingMiddleware
-from tinydb.storages import Storage
-from tinydb.table import Document
+from typing import IO, Any, Literal
 
 from agent.program import PairState
 
+StoreKind = Literal["tinydb", "sqlite"]
+Table = Literal["pairs", "actions", "inbound", "log", "meta"]
+KEYS: dict[str, str] = {"pairs": "pair_id", "actions": "key", "inbound": "message_id"}
+SQLITE_MAGIC = b"SQLite format 3\x00"
+SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
+
+# Version of the records' layout. A file with an older one is migrated on open (after a
+# backup copy), one step at a time, by MIGRATIONS[n] (from n to n+1); a newer one is
+# refused. Fields added with a default need no migration.
 SCHEMA_VERSION = 1
+Migration = Callable[["Store"], None]
+MIGRATIONS: dict[int, Migration] = {}
 
 
 class StoreError(Exception):
     """The state file cannot be used (corrupt, newer version, locked by another agent)."""
 
 
-class AtomicJSONStorage(Storage):
-    """TinyDB storage that never leaves a half-written file behind (mode 0600).
+class Store(ABC):
+    """Typed access to the state, over a back end's few primitives."""
 
-    With `backups` > 0, the first write of each (UTC) day first keeps the file as it was,
-    as `<name>.backup-YYYY-MM-DD`, and only the newest `backups` of those are kept: a
-    state damaged by a bug or by hand can be rolled back by a day at a time.
-    """
+    kind: StoreKind
 
-    def __init__(
-        self, path: Path, backups: int = 0, today: Callable[[], date] | None = None
-    ) -> None:
+    def __init__(self, path: Path, *, lock: bool, backups: int, today: Callable[[], date]):
         self.path = path
         self.backups = backups
-        self.today = today or (lambda: datetime.now(UTC).date())
-
-    def read(self) -> dict[str, dict[str, Any]] | None:
-        try:
-            text = self.path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            return None
-        if not text.strip():
-            return None
-        try:
-            return json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise StoreError(
-                f"state file {self.path} is corrupt ({exc}); it was left untouched. "
-                f"Restore it from a backup ({self.path.name}.backup-<date> next to it, one a "
-                "day) or move it away to start afresh."
-            ) from None
-
-    def write(self, data: dict[str, dict[str, Any]]) -> None:
-        if self.backups:
-            self._back_up()
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(data, handle, separators=(",", ":"), default=str)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.chmod(tmp, 0o600)
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        dir_fd = os.open(self.path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)  # make the rename itself durable
-        finally:
-            os.close(dir_fd)
-
-    def close(self) -> None:
-        pass
-
-    def backup_files(self) -> list[Path]:
-        """The backups, oldest first."""
-        return sorted(self.path.parent.glob(f"{self.path.name}.backup-*"))
-
-    def _back_up(self) -> None:
-        target = self.path.with_name(f"{self.path.name}.backup-{self.today().isoformat()}")
-        if target.exists() or not self.path.exists():
-            return
-        data = self.path.read_bytes()
-        partial = target.with_name(f".{target.name}.tmp")
-        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(partial, target)
-        for old in self.backup_files()[: -self.backups]:
-            old.unlink(missing_ok=True)
-
-
-class _Cache(CachingMiddleware):
-    WRITE_CACHE_SIZE = 10**9  # never write on its own: Store.flush decides
-
-
-class Store:
-    """Typed access to the state file. Nothing reaches disk before `flush()`."""
-
-    def __init__(
-        self,
-        path: Path,
-        *,
-        lock: bool = True,
-        backups: int = 0,
-        today: Callable[[], date] | None = None,
-    ) -> None:
-        self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
+        self.today = today
         self._lock_handle = _acquire_lock(path) if lock else None
-        if lock:  # the only writer now: temp files of a write a crash cut short can go
-            for partial in path.parent.glob(f".{path.name}.*"):
-                partial.unlink(missing_ok=True)
-        storage = _Cache(AtomicJSONStorage)
-        self.db = TinyDB(path, backups, today, storage=storage)  # type: ignore[arg-type]
-        self._check_schema()
-        self._index = {
-            name: {doc[field]: doc.doc_id for doc in self.db.table(name)}
-            for name, field in (("pairs", "pair_id"), ("actions", "key"), ("inbound", "message_id"))
-        }
+        self._states: dict[str, PairState] | None = None  # validated, for the process's life
+        self._views: dict[tuple[frozenset[str], frozenset[str]], dict[str, list[dict]]] = {}
 
-    def _check_schema(self) -> None:
-        meta = self.db.table("meta").get(doc_id=1)
-        if meta is None:
-            self.db.table("meta").insert(Document({"schema": SCHEMA_VERSION}, doc_id=1))
-        elif meta.get("schema", 0) > SCHEMA_VERSION:
-            raise StoreError(
-                f"state file {self.path} was written by a newer mentormail "
-                f"(schema {meta['schema']}, this one knows {SCHEMA_VERSION}); upgrade mentormail"
-            )
-
-    # -- keyed records ---------------------------------------------------------------------
-
-    def _get(self, table: str, key: str) -> dict[str, Any] | None:
-        doc_id = self._index[table].get(key)
-        return dict(self.db.table(table).get(doc_id=doc_id)) if doc_id else None  # type: ignore[arg-type]
-
-    def _put(self, table: str, key: str, record: dict[str, Any]) -> None:
-        doc_id = self._index[table].get(key)
-        if doc_id:
-            self.db.table(table).update(record, doc_ids=[doc_id])
-        else:
-            self._index[table][key] = self.db.table(table).insert(record)
+    @classmethod
+    @contextmanager
+    def reading(cls, path: Path) -> Iterator[Store]:
+        """The state for a read-only command: no lock (a running service may hold it), and
+        nothing written back when done."""
+        store = open_store(path, lock=False)
+        try:
+            yield store
+        finally:
+            store.close(flush=False)
 
     # -- pairs -----------------------------------------------------------------------------
 
     def pair_state(self, pair_id: str) -> PairState:
-        record = self._get("pairs", pair_id)
-        return PairState.model_validate(record["state"]) if record else PairState(pair_id=pair_id)
+        states = self._pair_states()
+        return states.get(pair_id) or PairState(pair_id=pair_id)
 
     def pair_ids(self) -> list[str]:
         """Every pair with a stored state, including pairs no longer in the config."""
-        return list(self._index["pairs"])
+        return list(self._pair_states())
 
     def has_pair_state(self, pair_id: str) -> bool:
-        return pair_id in self._index["pairs"]
+        return pair_id in self._pair_states()
 
     def save_pair_state(self, state: PairState) -> None:
-        self._put(
-            "pairs",
-            state.pair_id,
-            {"pair_id": state.pair_id, "state": state.model_dump(mode="json")},
-        )
+        record = {"pair_id": state.pair_id, "state": state.model_dump(mode="json")}
+        self._put("pairs", state.pair_id, record)
+        self._pair_states()[state.pair_id] = state
+
+    def _pair_states(self) -> dict[str, PairState]:
+        """Every stored state, validated once: this process is the only writer."""
+        if self._states is None:
+            self._states = {
+                r["pair_id"]: PairState.model_validate(r["state"]) for r in self._scan("pairs")
+            }
+        return self._states
 
     # -- outbox ----------------------------------------------------------------------------
 
@@ -197,11 +116,20 @@ class Store:
         self._put("actions", key, record)
 
     def actions(self) -> Iterator[dict[str, Any]]:
-        return (dict(doc) for doc in self.db.table("actions"))
+        return self._scan("actions")
 
-    def sent_index(self) -> dict[str, dict[str, Any]]:
-        """Message-ID -> action record, for matching replies by In-Reply-To/References."""
-        return {a["message_id"]: a for a in self.actions() if a.get("message_id")}
+    @abstractmethod
+    def progress(self, keys: Collection[str]) -> dict[str, tuple[str, int]]:
+        """(status, attempts) of those of `keys` that have a record; a batch lookup for
+        the planner's "is this done yet?", which asks it of every planned action."""
+
+    @abstractmethod
+    def sent(self, message_id: str) -> dict[str, Any] | None:
+        """The outbox record of the email sent with this Message-ID."""
+
+    @abstractmethod
+    def latest_sent(self, pair_id: str, role: str) -> dict[str, Any] | None:
+        """The outbox record of the latest email to this pair's role (done or planned)."""
 
     # -- inbound ---------------------------------------------------------------------------
 
@@ -212,81 +140,275 @@ class Store:
         self._put("inbound", message_id, {"message_id": message_id, **_jsonable(fields)})
 
     def inbound_records(self) -> Iterator[dict[str, Any]]:
-        return (dict(doc) for doc in self.db.table("inbound"))
+        return self._scan("inbound")
 
     # -- progress log ----------------------------------------------------------------------
 
     def append_log(self, **entry: Any) -> None:
-        self.db.table("log").insert(_jsonable(entry))
+        record = _jsonable(entry)
+        self._append_log(record)
+        for (latest, every), view in self._views.items():
+            _add_to_view(view, record, latest, every)
 
+    @abstractmethod
     def log(self, pair_id: str | None = None) -> list[dict[str, Any]]:
-        entries = [dict(e) for e in self.db.table("log")]
-        return [e for e in entries if pair_id is None or e.get("pair") == pair_id]
+        """The progress log in the order written, of one pair or of all."""
+
+    def log_view(
+        self, *, latest: Collection[str], every: Collection[str]
+    ) -> dict[str, list[dict[str, Any]]]:
+        """Per pair: its latest entry (by `at`) of each kind in `latest`, and all of its
+        entries of the kinds in `every`, oldest first. What the at-risk rules read each
+        tick; computed once per process and kept up to date by `append_log`, so a tick
+        does not read the whole history."""
+        key = (frozenset(latest), frozenset(every))
+        if key not in self._views:
+            view: dict[str, list[dict[str, Any]]] = {}
+            for record in self._log_of_kinds(key[0] | key[1]):
+                _add_to_view(view, record, key[0], key[1])
+            self._views[key] = view
+        return self._views[key]
 
     # -- rewriting (agent.privacy) ----------------------------------------------------------
 
-    def rewrite(self, table: str, change: Callable[[dict[str, Any]], dict[str, Any] | None]) -> int:
+    def rewrite(
+        self, table: Table, change: Callable[[dict[str, Any]], dict[str, Any] | None]
+    ) -> int:
         """Pass every record of `table` through `change`: a different dict replaces the record
         (whole, so keys can go), None deletes it, an equal one leaves it. Returns how many
         records changed. Keys (pair_id, key, message_id) must stay as they were."""
-        docs = self.db.table(table)
-        touched = 0
-        for doc in list(docs):
-            before = dict(doc)
-            after = change(json.loads(json.dumps(before)))
-            if after is None:
-                docs.remove(doc_ids=[doc.doc_id])
-                index = self._index.get(table, {})
-                for key in [k for k, doc_id in index.items() if doc_id == doc.doc_id]:
-                    del index[key]
-                touched += 1
-            elif after != before:
-                docs.update(_replace_with(_jsonable(after)), doc_ids=[doc.doc_id])
-                touched += 1
+        if table == "meta":
+            return self._rewrite_meta(change)
+        touched = self._rewrite(table, lambda r: change(json.loads(json.dumps(r))))
+        if table == "pairs":
+            self._states = None
+        if table == "log":
+            self._views.clear()
         return touched
+
+    def _rewrite_meta(self, change: Callable[[dict[str, Any]], dict[str, Any] | None]) -> int:
+        """The meta records are changed as one record, name -> value."""
+        before = dict(self.meta_items())
+        after = change(json.loads(json.dumps(before)))
+        if after is None or after == before:
+            return 0
+        for name in before.keys() - after.keys():
+            self._delete_meta(name)
+        for name, value in after.items():
+            if before.get(name) != value:
+                self.set_meta(name, value)
+        return 1
 
     # -- meta ------------------------------------------------------------------------------
 
-    def meta(self, name: str, default: Any = None) -> Any:
-        meta = self.db.table("meta").get(doc_id=1) or {}
-        return meta.get(name, default)
+    @abstractmethod
+    def meta(self, name: str, default: Any = None) -> Any: ...
 
-    def set_meta(self, name: str, value: Any) -> None:
-        self.db.table("meta").update(_jsonable({name: value}), doc_ids=[1])
+    @abstractmethod
+    def set_meta(self, name: str, value: Any) -> None: ...
+
+    @abstractmethod
+    def meta_items(self) -> list[tuple[str, Any]]: ...
+
+    @abstractmethod
+    def _delete_meta(self, name: str) -> None: ...
 
     # -- lifecycle -------------------------------------------------------------------------
 
     def flush(self) -> None:
-        self.db.storage.flush()  # type: ignore[attr-defined]
-
-    @classmethod
-    @contextmanager
-    def reading(cls, path: Path) -> Iterator[Store]:
-        """The state for a read-only command: no lock (a running service may hold it), and
-        nothing written back when done."""
-        store = cls(path, lock=False)
-        try:
-            yield store
-        finally:
-            store.close(flush=False)
+        """Make everything so far durable, as one atomic change."""
+        if self._lock_handle is None:
+            raise StoreError(f"{self.path} was opened for reading; nothing is written")
+        if self.backups:
+            self._back_up_once_a_day()
+        self._commit()
 
     def close(self, *, flush: bool = True) -> None:
-        if flush:
-            self.flush()
-        else:  # a dry run leaves no trace
-            self.db.storage._cache_modified_count = 0  # type: ignore[attr-defined]
-        self.db.close()
-        if self._lock_handle:
-            self._lock_handle.close()
-            self._lock_handle = None
+        try:
+            if flush:
+                self.flush()
+        finally:
+            self._close(keep=flush)
+            if self._lock_handle:
+                self._lock_handle.close()
+                self._lock_handle = None
+
+    def backup_files(self) -> list[Path]:
+        """The daily backups, oldest first."""
+        return sorted(self.path.parent.glob(f"{self.path.name}.backup-*"))
+
+    def _back_up_once_a_day(self) -> None:
+        """The first write of each (UTC) day first keeps the file as it was, as
+        `<name>.backup-YYYY-MM-DD` (0600); the newest `backups` of those are kept. A state
+        damaged by a bug or by hand can be rolled back a day at a time."""
+        target = self.path.with_name(f"{self.path.name}.backup-{self.today().isoformat()}")
+        if target.exists() or not self.path.exists():
+            return
+        partial = target.with_name(f".{target.name}.tmp")
+        self._copy_committed(partial)
+        os.chmod(partial, 0o600)
+        os.replace(partial, target)
+        for old in self.backup_files()[: -self.backups]:
+            old.unlink(missing_ok=True)
+
+    def _check_schema(self) -> None:
+        """Stamp a new file; migrate an older one; refuse a newer one."""
+        version = self.meta("schema")
+        if version is None:
+            self.set_meta("schema", SCHEMA_VERSION)
+            return
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"state file {self.path} was written by a newer mentormail "
+                f"(schema {version}, this one knows {SCHEMA_VERSION}); upgrade mentormail"
+            )
+        if version < SCHEMA_VERSION:
+            self._migrate(version)
+
+    def _migrate(self, version: int) -> None:
+        if self._lock_handle is None:
+            raise StoreError(
+                f"state file {self.path} has schema {version} and needs migrating to "
+                f"{SCHEMA_VERSION}; run a tick (or `mentormail run`) once to do it"
+            )
+        keep = self.path.with_name(f"{self.path.name}.before-schema-{SCHEMA_VERSION}")
+        if not keep.exists():
+            self._copy_committed(keep)
+            os.chmod(keep, 0o600)
+        try:
+            while version < SCHEMA_VERSION:
+                MIGRATIONS[version](self)
+                version += 1
+            self.set_meta("schema", version)
+            self._commit()
+        except Exception as exc:
+            self._close(keep=False)
+            raise StoreError(
+                f"state file {self.path}: migrating from schema {version} failed ({exc}); "
+                f"the file is unchanged, and a copy is at {keep.name}"
+            ) from exc
+        self._states = None
+        self._views.clear()
+
+    # -- what a back end provides ----------------------------------------------------------
+
+    @abstractmethod
+    def _get(self, table: Table, key: str) -> dict[str, Any] | None: ...
+
+    @abstractmethod
+    def _put(self, table: Table, key: str, record: dict[str, Any]) -> None:
+        """Insert or replace the record with this key (the record holds the key too)."""
+
+    @abstractmethod
+    def _scan(self, table: Table) -> Iterator[dict[str, Any]]:
+        """Every record of a keyed table, in the order first written."""
+
+    @abstractmethod
+    def _append_log(self, record: dict[str, Any]) -> None: ...
+
+    @abstractmethod
+    def _log_of_kinds(self, kinds: Collection[str]) -> Iterable[dict[str, Any]]:
+        """The log entries of these kinds, in the order written."""
+
+    @abstractmethod
+    def _rewrite(
+        self, table: Table, change: Callable[[dict[str, Any]], dict[str, Any] | None]
+    ) -> int: ...
+
+    @abstractmethod
+    def _commit(self) -> None: ...
+
+    @abstractmethod
+    def _copy_committed(self, target: Path) -> None:
+        """Write a consistent copy of the state as last committed to `target`."""
+
+    @abstractmethod
+    def _close(self, *, keep: bool) -> None:
+        """Release the file; without `keep`, drop what was not committed."""
 
 
-def _replace_with(record: dict[str, Any]) -> Callable[[dict[str, Any]], None]:
-    def replace(doc: dict[str, Any]) -> None:
-        doc.clear()
-        doc.update(record)
+def open_store(
+    path: Path,
+    kind: StoreKind | None = None,
+    *,
+    lock: bool = True,
+    backups: int = 0,
+    today: Callable[[], date] | None = None,
+) -> Store:
+    """Open (or create) the state at `path`. An existing file is opened as what it is; a
+    `kind` that disagrees with it is an error rather than a silent second state."""
+    found = detect_kind(path)
+    if found and kind and found != kind:
+        raise StoreError(
+            f"{path} is a {found} state file, but the config says storage.type: {kind}; "
+            f"copy it over with `mentormail store copy --config ... NEW_PATH` first"
+        )
+    kind = found or kind or kind_for(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    clock = today or (lambda: datetime.now(UTC).date())
+    if kind == "sqlite":
+        from agent.store_sqlite import SqliteStore
 
-    return replace
+        return SqliteStore(path, lock=lock, backups=backups, today=clock)
+    from agent.store_json import JsonStore
+
+    return JsonStore(path, lock=lock, backups=backups, today=clock)
+
+
+def kind_for(path: Path) -> StoreKind:
+    """The back end a new state file gets from its name: SQLite for .db/.sqlite/.sqlite3."""
+    return "sqlite" if path.suffix.lower() in SQLITE_SUFFIXES else "tinydb"
+
+
+def detect_kind(path: Path) -> StoreKind | None:
+    """What an existing state file is, from its first bytes (None if absent or empty)."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(len(SQLITE_MAGIC))
+    except FileNotFoundError:
+        return None
+    if not head:
+        return None
+    return "sqlite" if head == SQLITE_MAGIC else "tinydb"
+
+
+def copy_store(source: Store, target: Store) -> dict[str, int]:
+    """Copy every record from one store into another (an empty one), e.g. from a TinyDB
+    file into SQLite when a program outgrows it. Returns the records copied per table."""
+    counts: dict[str, int] = {}
+    for table, key in KEYS.items():
+        counts[table] = 0
+        for record in source._scan(table):  # type: ignore[arg-type]
+            target._put(table, record[key], record)  # type: ignore[arg-type]
+            counts[table] += 1
+    counts["log"] = 0
+    for entry in source.log():
+        target._append_log(entry)
+        counts["log"] += 1
+    for name, value in source.meta_items():
+        target.set_meta(name, value)
+    counts["meta"] = len(source.meta_items())
+    target._states = None
+    return counts
+
+
+def _add_to_view(
+    view: dict[str, list[dict[str, Any]]],
+    record: dict[str, Any],
+    latest: Collection[str],
+    every: Collection[str],
+) -> None:
+    kind = record.get("kind")
+    if kind not in latest and kind not in every:
+        return
+    entries = view.setdefault(str(record.get("pair")), [])
+    if kind in latest:
+        same = next((i for i, e in enumerate(entries) if e.get("kind") == kind), None)
+        if same is not None:
+            if str(entries[same].get("at", "")) > str(record.get("at", "")):
+                return
+            del entries[same]
+    entries.append(record)
 
 
 def _jsonable(fields: dict[str, Any]) -> dict[str, Any]:
@@ -301,7 +423,8 @@ def _encode(value: object) -> object:
     return str(value)
 
 
-def _acquire_lock(path: Path) -> Any:
+def _acquire_lock(path: Path) -> IO[str]:
+    path.parent.mkdir(parents=True, exist_ok=True)
     handle = open(path.with_name(path.name + ".lock"), "a+")  # noqa: SIM115 - held while open
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -35,6 +35,7 @@ from agent.limits import SendLimits, admit, budget, recent
 from agent.model import ROLES
 from agent.planner import Action, Timeline, plan_pair, plan_program, plan_removed
 from agent.program import Bounced, Clock, PairState, Stage, apply
+from agent.risk import EVERY_KINDS, LATEST_KINDS
 from agent.runtime import Runtime
 from agent.store import Store
 from connectors.base import ConnectorError, DeliveryRefused, Outcome, RawMessage
@@ -86,7 +87,6 @@ def _ingest(
     except (ConnectorError, OSError) as exc:
         report.errors.append(f"mailbox: cannot fetch new mail: {exc}")
         return [], []
-    sent = rt.store.sent_index()
     handled: list[tuple[RawMessage, Outcome]] = []
     notices: list[Action] = []
     for raw in raws:
@@ -96,7 +96,7 @@ def _ingest(
             handled.append((raw, _outcome(seen["outcome"])))
             continue
         try:
-            found = match(msg, rt.cfg, rt.token_key, sent)
+            found = match(msg, rt.cfg, rt.token_key, rt.store)
             state = states.get(found.pair_id or "")
             routed: Routed = route(msg, found, now, sender_zone(rt.cfg, found), rt.cfg, state)
         except Exception as exc:  # a message we cannot handle must not block the ones after it
@@ -159,9 +159,7 @@ def run_tick(rt: Runtime, now: datetime, *, dry_run: bool = False) -> TickReport
     attempted: set[str] = set()
     sending = _Sending(rt, now)
     busy = _BusyTimes(report)
-    logs: dict[str, list[dict[str, object]]] = {}
-    for entry in store.log():
-        logs.setdefault(str(entry.get("pair")), []).append(entry)
+    logs = store.log_view(latest=LATEST_KINDS, every=EVERY_KINDS)
     configured = {p.id for p in cfg.pairs}
     for _ in range(MAX_ROUNDS):
         planned = notices + [
@@ -181,7 +179,7 @@ def run_tick(rt: Runtime, now: datetime, *, dry_run: bool = False) -> TickReport
         ]
         planned += plan_program(cfg, now)
         notices = []
-        todo = [a for a in planned if a.key not in attempted and not executor.is_settled(a)]
+        todo = executor.unsettled([a for a in planned if a.key not in attempted])
         if not todo:
             break
         attempted.update(a.key for a in todo)
@@ -217,7 +215,7 @@ def run_tick(rt: Runtime, now: datetime, *, dry_run: bool = False) -> TickReport
         return report
     _save(rt, states, saved)
     sending.save(store)
-    store.set_meta("notices", _records([n for n in notices_owed if not executor.is_settled(n)]))
+    store.set_meta("notices", _records(executor.unsettled(notices_owed)))
     _retention(rt, now, report)
     store.set_meta(
         "last_tick",

@@ -42,12 +42,15 @@ from typing import Any
 import agent.cli
 import agent.runtime  # imported before READY, as the CLI would import them
 import agent.store
+import agent.store_json
+import agent.store_sqlite
 import agent.tick
 import connectors.ics_files
 import connectors.imap
 import connectors.maildir
 import connectors.smtp
-from agent.store import AtomicJSONStorage, Store
+from agent.store import Store
+from agent.store_json import AtomicJSONStorage
 
 POINTS = (
     "state:dump",
@@ -117,13 +120,33 @@ def install() -> None:
 
     AtomicJSONStorage.write = write  # type: ignore[method-assign]
 
-    def dump(obj: Any, handle: Any, **kwargs: Any) -> None:
-        text = json.dumps(obj, **kwargs)
-        half = len(text) // 2
-        handle.write(text[:half])
-        handle.flush()  # in the temp file, as far as the kernel is concerned
-        reach("state:dump")
-        handle.write(text[half:])
+    class HalfWrites:
+        """The temp file of a state write: each write goes out in two halves, with the
+        kill point between them (the first half in the file, as far as the kernel is
+        concerned)."""
+
+        def __init__(self, handle: Any) -> None:
+            self.handle = handle
+
+        def write(self, data: bytes) -> int:
+            half = len(data) // 2
+            self.handle.write(data[:half])
+            self.handle.flush()
+            reach("state:dump")
+            return self.handle.write(data[half:])
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.handle, name)
+
+        def __enter__(self) -> HalfWrites:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            self.handle.close()
+
+    def fdopen(fd: int, *args: Any, **kwargs: Any) -> Any:
+        handle = os.fdopen(fd, *args, **kwargs)
+        return HalfWrites(handle) if in_state_write else handle
 
     def fsync(fd: int) -> None:
         if in_state_write and os.path.isfile(f"/proc/self/fd/{fd}"):
@@ -137,8 +160,7 @@ def install() -> None:
         if in_state_write:
             reach("state:renamed")
 
-    agent.store.json = _Proxy(json, dump=dump)  # type: ignore[assignment]
-    agent.store.os = _Proxy(os, fsync=fsync, replace=replace)  # type: ignore[assignment]
+    agent.store_json.os = _Proxy(os, fsync=fsync, replace=replace, fdopen=fdopen)  # type: ignore[assignment]
 
     real_link = os.link
 

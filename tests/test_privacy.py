@@ -15,7 +15,7 @@ import pytest
 
 from agent.config import load_config
 from agent.privacy import Refused, forget_participant
-from agent.store import Store, StoreError
+from agent.store import Store, StoreError, open_store
 from tests.conftest import THREE_PAIRS
 from tests.test_lifecycle_e2e import Program, at, gmail_reply, outlook_reply
 
@@ -170,7 +170,7 @@ def test_refused_until_a_tick_applied_the_removal(program: Program):
 
 def test_uses_the_state_lock(program: Program):
     _remove_dina(program)
-    holder = Store(program.root / "state.json")
+    holder = open_store(program.root / "state.json")
     try:
         with pytest.raises(StoreError, match="stop it first"):
             _forget(program, "dina")

@@ -39,7 +39,7 @@ from agent.report import (
     write_report,
 )
 from agent.report_html import report_html
-from agent.store import Store
+from agent.store import Store, open_store
 from tests.browser import BrowserError, chromium, open_page, read_png
 from tests.conftest import THREE_PAIRS
 
@@ -419,7 +419,7 @@ def test_log_entries_become_meeting_statuses_and_timeline_marks(
         "resume": first + 3 * week - timedelta(days=1),
         "rating": first + timedelta(hours=4),
     }
-    store = Store(tmp_path / "state.json")
+    store = open_store(tmp_path / "state.json")
     try:
         state = PairState(
             pair_id="ana-ben",

@@ -1,0 +1,289 @@
+"""The large-program state back end: one SQLite database (see agent.store for the interface).
+
+Every record is stored as JSON text, as in the TinyDB file, next to the few columns the
+queries need (an action's status, Message-ID, pair and role; a log entry's pair and
+kind), so a tick reads what it asks for through an index and a flush writes only the
+pages that changed.
+
+Durability: WAL journal with `synchronous=FULL`, so a committed flush survives a crash or
+power cut, and a write in progress is rolled back on the next open. Everything between
+two flushes is one transaction; `close(flush=False)` rolls it back. `secure_delete`
+overwrites deleted records (`mentormail forget`), and closing folds the WAL back into the
+database file so no copy of a deleted record lingers there.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from collections.abc import Callable, Collection, Iterable, Iterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from agent.store import Store, StoreError, Table, _jsonable
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS pairs (key TEXT PRIMARY KEY, record TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS inbound (key TEXT PRIMARY KEY, record TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS actions (
+    key TEXT PRIMARY KEY,
+    status TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    message_id TEXT,
+    pair TEXT,
+    role TEXT,
+    at TEXT,
+    record TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS actions_by_message ON actions(message_id)
+    WHERE message_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS actions_by_person ON actions(pair, role, at)
+    WHERE message_id IS NOT NULL;
+CREATE TABLE IF NOT EXISTS log (
+    id INTEGER PRIMARY KEY,
+    pair TEXT,
+    kind TEXT,
+    record TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS log_by_pair ON log(pair, id);
+CREATE INDEX IF NOT EXISTS log_by_kind ON log(kind, id);
+"""
+BATCH = 500  # keys per IN (...) query, well under SQLite's variable limit
+
+
+class SqliteStore(Store):
+    kind = "sqlite"
+
+    def __init__(self, path: Path, *, lock: bool, backups: int, today: Callable[[], date]) -> None:
+        super().__init__(path, lock=lock, backups=backups, today=today)
+        self._writing = False
+        try:
+            self.conn = _connect(path, writer=lock)
+            self._meta = {name: text for name, text in self.conn.execute("SELECT * FROM meta")}
+            self._check_schema()
+            self._commit()
+        except sqlite3.DatabaseError as exc:
+            self._release()
+            raise StoreError(
+                f"state file {path} is corrupt or not a mentormail database ({exc}); it was "
+                f"left untouched. Restore it from a backup ({path.name}.backup-<date> next to "
+                "it, one a day) or move it away to start afresh."
+            ) from None
+        except BaseException:
+            self._release()
+            raise
+
+    # -- queries ---------------------------------------------------------------------------
+
+    def progress(self, keys: Collection[str]) -> dict[str, tuple[str, int]]:
+        found: dict[str, tuple[str, int]] = {}
+        wanted = list(keys)
+        for start in range(0, len(wanted), BATCH):
+            chunk = wanted[start : start + BATCH]
+            marks = ",".join("?" * len(chunk))
+            rows = self.conn.execute(
+                f"SELECT key, status, attempts FROM actions WHERE key IN ({marks})", chunk
+            )
+            found.update((key, (status, attempts)) for key, status, attempts in rows)
+        return found
+
+    def sent(self, message_id: str) -> dict[str, Any] | None:
+        return self._one(
+            "SELECT record FROM actions WHERE message_id = ? ORDER BY rowid LIMIT 1", message_id
+        )
+
+    def latest_sent(self, pair_id: str, role: str) -> dict[str, Any] | None:
+        return self._one(
+            "SELECT record FROM actions WHERE message_id IS NOT NULL AND pair = ? AND role = ?"
+            " ORDER BY at DESC LIMIT 1",
+            pair_id,
+            role,
+        )
+
+    def log(self, pair_id: str | None = None) -> list[dict[str, Any]]:
+        if pair_id is None:
+            rows = self.conn.execute("SELECT record FROM log ORDER BY id")
+        else:
+            rows = self.conn.execute(
+                "SELECT record FROM log WHERE pair = ? ORDER BY id", (pair_id,)
+            )
+        return [json.loads(text) for (text,) in rows]
+
+    def _log_of_kinds(self, kinds: Collection[str]) -> Iterable[dict[str, Any]]:
+        wanted = sorted(kinds)
+        marks = ",".join("?" * len(wanted))
+        rows = self.conn.execute(
+            f"SELECT record FROM log WHERE kind IN ({marks}) ORDER BY id", wanted
+        )
+        return (json.loads(text) for (text,) in rows)
+
+    def _one(self, sql: str, *args: object) -> dict[str, Any] | None:
+        row = self.conn.execute(sql, args).fetchone()
+        return json.loads(row[0]) if row else None
+
+    # -- meta ------------------------------------------------------------------------------
+
+    def meta(self, name: str, default: Any = None) -> Any:
+        text = self._meta.get(name)
+        return default if text is None else json.loads(text)
+
+    def set_meta(self, name: str, value: Any) -> None:
+        text = json.dumps(_jsonable({"v": value})["v"], separators=(",", ":"))
+        if self._meta.get(name) == text:
+            return  # most ticks leave most of it as it was: no write
+        self._write(
+            "INSERT INTO meta (name, value) VALUES (?, ?)"
+            " ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+            name,
+            text,
+        )
+        self._meta[name] = text
+
+    def meta_items(self) -> list[tuple[str, Any]]:
+        return [(name, json.loads(text)) for name, text in self._meta.items()]
+
+    def _delete_meta(self, name: str) -> None:
+        self._write("DELETE FROM meta WHERE name = ?", name)
+        self._meta.pop(name, None)
+
+    # -- primitives ------------------------------------------------------------------------
+
+    def _get(self, table: Table, key: str) -> dict[str, Any] | None:
+        return self._one(f"SELECT record FROM {table} WHERE key = ?", key)
+
+    def _put(self, table: Table, key: str, record: dict[str, Any]) -> None:
+        text = json.dumps(record, separators=(",", ":"))
+        if table != "actions":
+            self._write(
+                f"INSERT INTO {table} (key, record) VALUES (?, ?)"
+                " ON CONFLICT (key) DO UPDATE SET record = excluded.record",
+                key,
+                text,
+            )
+            return
+        self._write(
+            "INSERT INTO actions (key, status, attempts, message_id, pair, role, at, record)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET"
+            " status = excluded.status, attempts = excluded.attempts,"
+            " message_id = excluded.message_id, pair = excluded.pair, role = excluded.role,"
+            " at = excluded.at, record = excluded.record",
+            key,
+            record.get("status"),
+            int(record.get("attempts") or 0),
+            record.get("message_id"),
+            record.get("pair"),
+            record.get("role"),
+            str(record.get("done_at") or record.get("planned_at") or ""),
+            text,
+        )
+
+    def _scan(self, table: Table) -> Iterator[dict[str, Any]]:
+        rows = self.conn.execute(f"SELECT record FROM {table} ORDER BY rowid")
+        return (json.loads(text) for (text,) in rows)
+
+    def _append_log(self, record: dict[str, Any]) -> None:
+        self._write(
+            "INSERT INTO log (pair, kind, record) VALUES (?, ?, ?)",
+            record.get("pair"),
+            record.get("kind"),
+            json.dumps(record, separators=(",", ":")),
+        )
+
+    def _rewrite(
+        self, table: Table, change: Callable[[dict[str, Any]], dict[str, Any] | None]
+    ) -> int:
+        touched = 0
+        id_column = "id" if table == "log" else "key"
+        rows = self.conn.execute(f"SELECT {id_column}, record FROM {table}").fetchall()
+        for row_id, text in rows:
+            before = json.loads(text)
+            after = change(before)
+            if after is None:
+                self._write(f"DELETE FROM {table} WHERE {id_column} = ?", row_id)
+            elif after != before:
+                after = _jsonable(after)
+                if table == "log":
+                    self._write(
+                        "UPDATE log SET pair = ?, kind = ?, record = ? WHERE id = ?",
+                        after.get("pair"),
+                        after.get("kind"),
+                        json.dumps(after, separators=(",", ":")),
+                        row_id,
+                    )
+                else:
+                    self._put(table, row_id, after)
+            else:
+                continue
+            touched += 1
+        return touched
+
+    def _write(self, sql: str, *args: object) -> None:
+        if not self._writing:
+            self.conn.execute("BEGIN IMMEDIATE")
+            self._writing = True
+        self.conn.execute(sql, args)
+
+    def _commit(self) -> None:
+        if self._writing:
+            self.conn.execute("COMMIT")
+            self._writing = False
+
+    def _copy_committed(self, target: Path) -> None:
+        target.unlink(missing_ok=True)
+        os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        source = sqlite3.connect(f"file:{quote(str(self.path))}?mode=ro", uri=True)
+        copy = sqlite3.connect(target)
+        try:
+            source.backup(copy)  # a consistent snapshot of what was committed
+        finally:
+            copy.close()
+            source.close()
+
+    def _close(self, *, keep: bool) -> None:
+        conn = getattr(self, "conn", None)
+        if conn is None:
+            return
+        if self._writing:
+            conn.execute("COMMIT" if keep else "ROLLBACK")
+            self._writing = False
+        if self._lock_handle:
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        conn.close()
+        self.conn = None  # type: ignore[assignment]
+
+    def _release(self) -> None:
+        conn = getattr(self, "conn", None)
+        if conn is not None:
+            conn.close()
+            self.conn = None  # type: ignore[assignment]
+        if self._lock_handle:
+            self._lock_handle.close()
+            self._lock_handle = None
+
+
+def _connect(path: Path, *, writer: bool) -> sqlite3.Connection:
+    """The writer creates the file (0600; SQLite gives its WAL the same mode) and the
+    tables; a reader of a state that does not exist yet gets an empty one in memory.
+    A reader's changes (a dry run makes some) stay in a transaction that is rolled back."""
+    if not writer and not path.exists():
+        conn = sqlite3.connect(":memory:", isolation_level=None)
+        conn.executescript(SCHEMA)
+        return conn
+    if writer and not path.exists():
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    # A reader may change records in memory (a dry run does) but never commits them.
+    mode = "rw" if writer or os.access(path, os.W_OK) else "ro"
+    conn = sqlite3.connect(f"file:{quote(str(path))}?mode={mode}", uri=True, isolation_level=None)
+    conn.execute("PRAGMA busy_timeout = 10000")
+    if writer:
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = FULL")
+        conn.execute("PRAGMA secure_delete = ON")
+        conn.executescript(SCHEMA)
+    else:
+        conn.execute("SELECT count(*) FROM meta").fetchone()  # a damaged file fails here
+    return conn
