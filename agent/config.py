@@ -526,23 +526,37 @@ def format_validation_error(exc: ValidationError, prefix: str = "") -> list[str]
     return problems
 
 
-def _participants_from_csv(path: Path) -> list[dict[str, Any]]:
-    """Rows of a CSV with a header: id,name,email,role,timezone[,hours][,aliases]."""
+def _rows_from_csv(section: str, path: Path) -> list[dict[str, Any]]:
+    """The rows of a CSV file with a header line, as mappings of stripped cells; empty
+    cells are left out (so the field's default applies)."""
     try:
         with path.open(newline="", encoding="utf-8-sig") as handle:
             rows = list(csv.DictReader(handle))
     except OSError as exc:
-        raise ConfigError([f"participants: cannot read {path}: {exc.strerror}"]) from None
-    people = []
-    for row in rows:
-        person: dict[str, Any] = {k.strip(): (v or "").strip() for k, v in row.items() if k}
-        if not person.get("hours"):
-            person.pop("hours", None)
-        aliases = person.pop("aliases", "")
-        if aliases:
-            person["aliases"] = [a.strip() for a in re.split(r"[;,\s]+", aliases) if a.strip()]
-        people.append(person)
+        raise ConfigError([f"{section}: cannot read {path}: {exc.strerror}"]) from None
+    return [
+        {k.strip(): v.strip() for k, v in row.items() if k and isinstance(v, str) and v.strip()}
+        for row in rows
+    ]
+
+
+def _participants_from_csv(path: Path) -> list[dict[str, Any]]:
+    """Rows of a CSV with a header: id,name,email,role,timezone[,hours][,aliases]."""
+    people = _rows_from_csv("participants", path)
+    for person in people:
+        if "aliases" in person:
+            aliases = re.split(r"[;,\s]+", person["aliases"])
+            person["aliases"] = [a for a in aliases if a]
     return people
+
+
+def _pairs_from_csv(path: Path) -> list[dict[str, Any]]:
+    """Rows of a CSV with a header: id,mentor,mentee[,goals] (goals separated by ";")."""
+    pairs = _rows_from_csv("pairs", path)
+    for pair in pairs:
+        if "goals" in pair:
+            pair["goals"] = [g.strip() for g in pair["goals"].split(";") if g.strip()]
+    return pairs
 
 
 # libyaml's loader where PyYAML was built with it (its wheels are): ten times faster
@@ -566,6 +580,8 @@ def load_config(path: Path | str) -> Config:
     base_dir = path.resolve().parent
     if isinstance(raw.get("participants"), str):
         raw["participants"] = _participants_from_csv(base_dir / raw["participants"])
+    if isinstance(raw.get("pairs"), str):
+        raw["pairs"] = _pairs_from_csv(base_dir / raw["pairs"])
     raw["base_dir"] = base_dir
     problems = []
     try:
@@ -614,6 +630,12 @@ def config_schema() -> dict[str, Any]:
                 "type": "string",
                 "description": "a CSV file: id,name,email,role,timezone,hours,aliases",
             },
+        ]
+    }
+    schema["properties"]["pairs"] = {
+        "anyOf": [
+            schema["properties"]["pairs"],
+            {"type": "string", "description": "a CSV file: id,mentor,mentee,goals"},
         ]
     }
     schema["title"] = "mentormail program config"

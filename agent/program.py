@@ -37,8 +37,9 @@ Changes to the program mid-flight, as the state records them:
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Literal
 from zoneinfo import ZoneInfo
@@ -129,14 +130,29 @@ class Series(Frozen):
         return timedelta(minutes=self.duration_minutes)
 
     def meetings(self) -> list[tuple[datetime, datetime]]:
-        """(original start, actual start) of every meeting that takes place, by actual start."""
-        skipped = {original_key(o) for o in self.skipped}
-        out = [
-            (o, self.moved.get(original_key(o), o))
-            for o in self.slot().occurrences()
-            if original_key(o) not in skipped
-        ]
-        return sorted(out, key=lambda pair: pair[1])
+        """(original start, actual start) of every meeting that takes place, by actual start.
+
+        Computed once per Series object (the planner asks several times per pair and
+        tick, and the store keeps the states between ticks); a changed series is a new
+        object. Callers must not change the list."""
+        known = _MEETINGS.get(id(self))
+        if known is not None and known[0]() is self:
+            return known[1]
+        if not self.skipped and not self.moved:  # most series: no key to compute
+            found = [(o, o) for o in self.slot().occurrences()]
+        else:
+            skipped = {original_key(o) for o in self.skipped}
+            found = sorted(
+                (
+                    (o, self.moved.get(key, o))
+                    for o in self.slot().occurrences()
+                    if (key := original_key(o)) not in skipped
+                ),
+                key=lambda pair: pair[1],
+            )
+        ident = id(self)
+        _MEETINGS[ident] = (weakref.ref(self, lambda _: _MEETINGS.pop(ident, None)), found)
+        return found
 
     def starting_from(self, earliest: datetime) -> Series | None:
         """This series begun at its first meeting on or after `earliest` (None if none)."""
@@ -219,9 +235,16 @@ def recadence(
     return ended, current
 
 
+# Series.meetings() by id(series), with a weak reference that drops the entry when the
+# series goes (a frozen model with dict fields cannot be hashed, and model_copy would
+# carry a cache kept on the object itself over to the changed copy).
+_MEETINGS: dict[int, tuple[weakref.ref[Series], list[tuple[datetime, datetime]]]] = {}
+
+
 def original_key(start: datetime) -> str:
     """A meeting's identity: its original start in UTC (what RECURRENCE-ID points to)."""
-    return start.astimezone(ZoneInfo("UTC")).strftime("%Y%m%dT%H%M%SZ")
+    u = start.astimezone(UTC)
+    return f"{u.year:04d}{u.month:02d}{u.day:02d}T{u.hour:02d}{u.minute:02d}{u.second:02d}Z"
 
 
 class Failure(Frozen):

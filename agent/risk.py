@@ -209,12 +209,6 @@ def _declined_run(
     that has taken place or is declined, so a meeting that took place ends it and one
     that is still ahead does not.
     """
-    meetings: list[tuple[datetime, datetime, str]] = []  # (original, start, zone)
-    for series in state.segments():
-        meetings += [(o, start, series.tz) for o, start in series.meetings()]
-    meetings.sort(key=lambda m: m[1])
-    if not meetings:
-        return []
     per_meeting: dict[tuple[str, str], str] = {}  # (day, role) -> status
     whole: dict[str, tuple[str, datetime]] = {}  # role -> (status, when)
     for at, entry in entries:
@@ -228,6 +222,14 @@ def _declined_run(
             per_meeting[(found["day"], role)] = status
         else:
             whole[role] = (status, at)
+    if "declined" not in per_meeting.values() and all(w[0] != "declined" for w in whole.values()):
+        return []  # nobody declined anything: most pairs, and no need to list the meetings
+    meetings: list[tuple[datetime, datetime, str]] = []  # (original, start, zone)
+    for series in state.segments():
+        meetings += [(o, start, series.tz) for o, start in series.meetings()]
+    meetings.sort(key=lambda m: m[1])
+    if not meetings:
+        return []
 
     def declined(original: datetime, start: datetime, zone: str) -> bool:
         days = {

@@ -137,6 +137,28 @@ def test_participants_from_csv(write_config, tmp_path) -> None:
     assert cfg.participant("ben").hours[4] == (time(9), time(17))
 
 
+def test_pairs_from_csv(write_config, tmp_path) -> None:
+    (tmp_path / "pairs.csv").write_text(
+        "id,mentor,mentee,goals\nana-ben,ana,ben,Lead a project; Give feedback\nana-cy,ana,cy,\n",
+        encoding="utf-8",
+    )
+    text = MINIMAL.read_text()
+    start = text.index("pairs:")
+    end = text.index("\n", text.index("mentee:", start))  # the one pair of the minimal config
+    text = text[:start] + "pairs: pairs.csv" + text[end:]
+    problems = _problems(write_config, text)
+    assert problems == [
+        "pairs[1].mentor: 'ana' is already in pair 'ana-ben' "
+        "(set program.allow_multiple_pairs: true to allow this)",
+        "pairs[1].mentee: unknown participant 'cy'",
+    ]
+    (tmp_path / "pairs.csv").write_text("id,mentor,mentee,goals\nana-ben,ana,ben,Lead; Grow\n")
+    cfg = load_config(write_config(text, "fixed.yaml"))
+    assert [(p.id, p.mentor, p.mentee, p.goals) for p in cfg.pairs] == [
+        ("ana-ben", "ana", "ben", ["Lead", "Grow"])
+    ]
+
+
 def test_three_pair_test_program_validates(write_config) -> None:
     cfg = load_config(write_config(THREE_PAIRS))
     assert [p.id for p in cfg.pairs] == ["ana-ben", "chen-dina", "eli-fay"]
