@@ -26,11 +26,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from agent.config import Config, Pair, Participant
+from agent.memo import per_object
 from agent.model import ROLES, Role, other_role
 from agent.program import (
     BEFORE_AGREEMENT,
@@ -100,12 +101,17 @@ class Timeline:
 
     @classmethod
     def of(cls, cfg: Config) -> Timeline:
-        zone = cfg.program.timezone
-        starts = _midnight(cfg.program.start, zone)
-        closing = datetime.combine(cfg.program.end, CLOSURE_TIME, zone) - (
-            cfg.cadence.closure.before_end or timedelta()
-        )
-        return cls(starts - cfg.cadence.onboarding.before_start, starts, closing)
+        return _timeline(cfg)
+
+
+@per_object
+def _timeline(cfg: Config) -> Timeline:
+    zone = cfg.program.timezone
+    starts = _midnight(cfg.program.start, zone)
+    closing = datetime.combine(cfg.program.end, CLOSURE_TIME, zone) - (
+        cfg.cadence.closure.before_end or timedelta()
+    )
+    return Timeline(starts - cfg.cadence.onboarding.before_start, starts, closing)
 
 
 def _midnight(day: date, zone: ZoneInfo) -> datetime:
@@ -113,7 +119,8 @@ def _midnight(day: date, zone: ZoneInfo) -> datetime:
 
 
 def _stamp(moment: datetime) -> str:
-    return moment.astimezone(ZoneInfo("UTC")).strftime("%Y%m%dT%H%MZ")
+    u = moment.astimezone(UTC)
+    return f"{u.year:04d}{u.month:02d}{u.day:02d}T{u.hour:02d}{u.minute:02d}Z"
 
 
 def series_uid(cfg: Config, pair: Pair | str, number: int = 0) -> str:
@@ -483,10 +490,10 @@ def _meetings(plan: _Plan, cfg: Config, state: PairState, now: datetime, found: 
         return
     cadence = cfg.cadence
     if cadence.follow_up.enabled:
-        held = state.held_before(now - cadence.follow_up.after)
+        held = state.last_held(now - cadence.follow_up.after)
         if held:
             for role in ROLES:
-                plan.email("follow_up", role, _stamp(held[-1]), extra={"occurrence": held[-1]})
+                plan.email("follow_up", role, _stamp(held), extra={"occurrence": held})
     first = state.first_meeting() or series.first_start
     if cadence.check_in.enabled and now > first:
         number = int((now - first) / cadence.check_in.every)

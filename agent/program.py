@@ -37,7 +37,7 @@ Changes to the program mid-flight, as the state records them:
 
 from __future__ import annotations
 
-import weakref
+from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -46,6 +46,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict
 
+from agent.memo import per_object
 from agent.model import ROLES, IntentKind, Interpretation, Role, other_role
 from agent.slots import SeriesSlot
 
@@ -135,24 +136,7 @@ class Series(Frozen):
         Computed once per Series object (the planner asks several times per pair and
         tick, and the store keeps the states between ticks); a changed series is a new
         object. Callers must not change the list."""
-        known = _MEETINGS.get(id(self))
-        if known is not None and known[0]() is self:
-            return known[1]
-        if not self.skipped and not self.moved:  # most series: no key to compute
-            found = [(o, o) for o in self.slot().occurrences()]
-        else:
-            skipped = {original_key(o) for o in self.skipped}
-            found = sorted(
-                (
-                    (o, self.moved.get(key, o))
-                    for o in self.slot().occurrences()
-                    if (key := original_key(o)) not in skipped
-                ),
-                key=lambda pair: pair[1],
-            )
-        ident = id(self)
-        _MEETINGS[ident] = (weakref.ref(self, lambda _: _MEETINGS.pop(ident, None)), found)
-        return found
+        return _meetings(self)
 
     def starting_from(self, earliest: datetime) -> Series | None:
         """This series begun at its first meeting on or after `earliest` (None if none)."""
@@ -165,7 +149,15 @@ class Series(Frozen):
 
     def held_before(self, now: datetime) -> list[datetime]:
         """Starts of the meetings that have ended by `now`."""
-        return [start for _, start in self.meetings() if start + self.duration <= now]
+        meetings = self.meetings()
+        ended = bisect_right(meetings, now - self.duration, key=lambda m: m[1])
+        return [start for _, start in meetings[:ended]]
+
+    def last_held(self, now: datetime) -> datetime | None:
+        """Start of the latest meeting that has ended by `now`."""
+        meetings = self.meetings()
+        ended = bisect_right(meetings, now - self.duration, key=lambda m: m[1])
+        return meetings[ended - 1][1] if ended else None
 
     def next_after(self, now: datetime) -> datetime | None:
         return next((start for _, start in self.meetings() if start >= now), None)
@@ -235,10 +227,19 @@ def recadence(
     return ended, current
 
 
-# Series.meetings() by id(series), with a weak reference that drops the entry when the
-# series goes (a frozen model with dict fields cannot be hashed, and model_copy would
-# carry a cache kept on the object itself over to the changed copy).
-_MEETINGS: dict[int, tuple[weakref.ref[Series], list[tuple[datetime, datetime]]]] = {}
+@per_object
+def _meetings(series: Series) -> list[tuple[datetime, datetime]]:
+    if not series.skipped and not series.moved:  # most series: no key to compute
+        return [(o, o) for o in series.slot().occurrences()]
+    skipped = {original_key(o) for o in series.skipped}
+    return sorted(
+        (
+            (o, series.moved.get(key, o))
+            for o in series.slot().occurrences()
+            if (key := original_key(o)) not in skipped
+        ),
+        key=lambda pair: pair[1],
+    )
 
 
 def original_key(start: datetime) -> str:
@@ -353,6 +354,10 @@ class PairState(Frozen):
     def held_before(self, now: datetime) -> list[datetime]:
         """Starts of the round's meetings that have ended by `now`, across cadence changes."""
         return sorted(start for s in self.segments() for start in s.held_before(now))
+
+    def last_held(self, now: datetime) -> datetime | None:
+        """Start of the round's latest meeting that has ended by `now`."""
+        return max(filter(None, (s.last_held(now) for s in self.segments())), default=None)
 
     def round_started(self) -> datetime | None:
         """When the current round began: the latest replacement, None for the first round."""

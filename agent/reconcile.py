@@ -45,6 +45,7 @@ from typing import Any
 
 from agent.config import Config, Pair
 from agent.context import at_local, member_of
+from agent.memo import per_object
 from agent.model import ROLES, Role, other_role
 from agent.planner import Action, fits, search_series, series_uid
 from agent.program import (
@@ -216,8 +217,10 @@ def _people(cfg: Config, pair: Pair) -> dict[Role, Member]:
     return {r: member_of(cfg.participant(getattr(pair, r))) for r in ROLES}
 
 
+@per_object
 def snapshot(cfg: Config) -> dict[str, Any]:
-    """What the agent acts on, as plain data for the store's meta `program_snapshot`."""
+    """What the agent acts on, as plain data for the store's meta `program_snapshot`.
+    Once per loaded config (read-only: do not change it)."""
     meetings = cfg.cadence.meetings
     return {
         "version": SNAPSHOT_VERSION,
@@ -247,6 +250,8 @@ def changes(previous: Mapping[str, Any] | None, cfg: Config) -> list[Change]:
     if not isinstance(previous, Mapping) or previous.get("version") != SNAPSHOT_VERSION:
         return []
     current = snapshot(cfg)
+    if previous == current:
+        return []  # most ticks
     before_pairs: dict[str, Any] = previous.get("pairs") or {}
     now_pairs: dict[str, Any] = current["pairs"]
     removed: list[Change] = []

@@ -8,6 +8,12 @@ at most `WAIT_SLICE` seconds so that a stop request is noticed promptly.
 SIGTERM and SIGINT let the current tick finish, then the service exits 0;
 the state lock is held for the whole run, so a second `run` on the same
 state refuses to start.
+
+The config is read again before a tick when the file changed (or on SIGHUP, e.g.
+after editing a participants or pairs CSV file it names), so a coordinator's edit
+takes effect without a restart: the tick reconciles it like any other change. A config
+with errors is reported and the previous one kept. Changes to the connectors, the
+storage, the templates folder or the token key need a restart, and say so.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from types import FrameType
 
 import schedule
 
-from agent.config import Config
+from agent.config import Config, ConfigError, load_config
 from agent.runtime import Runtime
 from agent.tick import run_tick
 from connectors.base import ConnectorError
@@ -30,8 +36,39 @@ log = logging.getLogger("mentormail.service")
 WAIT_SLICE = 25.0  # seconds
 
 
+# what a running service cannot take over from an edited config
+NEEDS_RESTART = ("mail", "calendar", "storage", "security", "service")
+
+
+def reload_config(rt: Runtime, config_path: Path) -> str | None:
+    """Read the config again into the running `rt`; what happened, for the log (None when
+    the file reads the same)."""
+    try:
+        cfg = load_config(config_path)
+    except ConfigError as exc:
+        return f"the edited config has errors, so the previous one stays in use: {exc}"
+    changed = [s for s in NEEDS_RESTART if getattr(cfg, s) != getattr(rt.cfg, s)]
+    if cfg.program.templates != rt.cfg.program.templates:
+        changed.append("program.templates")
+    if changed:
+        return f"config changes to {', '.join(changed)} take effect after a restart; kept as is"
+    if cfg == rt.cfg:
+        return None
+    rt.cfg = cfg
+    return "config reloaded"
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
+    try:
+        found = path.stat()
+    except OSError:
+        return None
+    return found.st_mtime_ns, found.st_size
+
+
 def serve(cfg: Config, config_path: Path) -> int:
     stop = threading.Event()
+    reread = threading.Event()
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
         log.warning(
@@ -39,15 +76,27 @@ def serve(cfg: Config, config_path: Path) -> int:
         )
         stop.set()
 
+    def on_hangup(_signum: int, _frame: FrameType | None) -> None:
+        reread.set()
+
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, on_signal)
+    signal.signal(signal.SIGHUP, on_hangup)
 
     rt = Runtime.open(cfg)
     scheduler = schedule.Scheduler()
+    seen = _stamp(config_path)
 
     def tick() -> None:
+        nonlocal seen
+        if reread.is_set() or _stamp(config_path) != seen:
+            reread.clear()
+            seen = _stamp(config_path)
+            outcome = reload_config(rt, config_path)
+            if outcome:
+                log.warning("%s", outcome)
         try:
-            report = run_tick(rt, datetime.now(cfg.program.timezone))
+            report = run_tick(rt, datetime.now(rt.cfg.program.timezone))
         except Exception:  # keep serving: the next tick retries
             log.exception("tick failed")
             return

@@ -29,7 +29,7 @@ import fcntl
 import json
 import os
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -164,7 +164,7 @@ class Store(ABC):
         key = (frozenset(latest), frozenset(every))
         if key not in self._views:
             view: dict[str, list[dict[str, Any]]] = {}
-            for record in self._log_of_kinds(key[0] | key[1]):
+            for record in (*self._log_latest(key[0]), *self._log_of_kinds(key[1])):
                 _add_to_view(view, record, key[0], key[1])
             self._views[key] = view
         return self._views[key]
@@ -307,6 +307,10 @@ class Store(ABC):
     def _append_log(self, record: dict[str, Any]) -> None: ...
 
     @abstractmethod
+    def _log_latest(self, kinds: Collection[str]) -> Iterable[dict[str, Any]]:
+        """Each pair's latest log entry (by `at`) of each of these kinds."""
+
+    @abstractmethod
     def _log_of_kinds(self, kinds: Collection[str]) -> Iterable[dict[str, Any]]:
         """The log entries of these kinds, in the order written."""
 
@@ -405,10 +409,21 @@ def _add_to_view(
     if kind in latest:
         same = next((i for i, e in enumerate(entries) if e.get("kind") == kind), None)
         if same is not None:
-            if str(entries[same].get("at", "")) > str(record.get("at", "")):
+            if when(entries[same]) > when(record):
                 return
             del entries[same]
     entries.append(record)
+
+
+def when(record: Mapping[str, Any]) -> str:
+    """A record's `at` as text that sorts in time order: UTC ISO 8601 when it is an aware
+    time (entries carry the offset of whoever wrote them), else as written."""
+    text = str(record.get("at") or "")
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return text
+    return moment.astimezone(UTC).isoformat() if moment.tzinfo else text
 
 
 def _jsonable(fields: dict[str, Any]) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from tinydb.middlewares import CachingMiddleware
 from tinydb.storages import Storage
 from tinydb.table import Document
 
-from agent.store import KEYS, Store, StoreError, Table, _jsonable
+from agent.store import KEYS, Store, StoreError, Table, _jsonable, when
 
 
 class AtomicJSONStorage(Storage):
@@ -122,6 +122,14 @@ class JsonStore(Store):
     def log(self, pair_id: str | None = None) -> list[dict[str, Any]]:
         entries = [dict(e) for e in self.db.table("log")]
         return [e for e in entries if pair_id is None or e.get("pair") == pair_id]
+
+    def _log_latest(self, kinds: Collection[str]) -> Iterable[dict[str, Any]]:
+        latest: dict[tuple[str, str], dict[str, Any]] = {}
+        for entry in self._log_of_kinds(kinds):
+            key = (str(entry.get("pair")), str(entry.get("kind")))
+            if key not in latest or when(entry) >= when(latest[key]):
+                latest[key] = entry
+        return latest.values()
 
     def _log_of_kinds(self, kinds: Collection[str]) -> Iterable[dict[str, Any]]:
         return (dict(e) for e in self.db.table("log") if e.get("kind") in kinds)

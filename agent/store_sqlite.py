@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from agent.store import Store, StoreError, Table, _jsonable
+from agent.store import Store, StoreError, Table, _jsonable, when
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -47,12 +47,34 @@ CREATE TABLE IF NOT EXISTS log (
     id INTEGER PRIMARY KEY,
     pair TEXT,
     kind TEXT,
+    at TEXT,
     record TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS log_by_pair ON log(pair, id);
 CREATE INDEX IF NOT EXISTS log_by_kind ON log(kind, id);
+-- each pair's latest log entry of each kind (Store.log_view), kept by _append_log
+CREATE TABLE IF NOT EXISTS log_latest (
+    pair TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    at TEXT NOT NULL,
+    record TEXT NOT NULL,
+    PRIMARY KEY (pair, kind)
+) WITHOUT ROWID;
 """
+LATEST = """
+INSERT INTO log_latest (pair, kind, at, record) VALUES (?, ?, ?, ?)
+ON CONFLICT (pair, kind) DO UPDATE SET at = excluded.at, record = excluded.record
+WHERE excluded.at >= log_latest.at
+"""
+REBUILD_LATEST = """
+DELETE FROM log_latest;
+INSERT INTO log_latest (pair, kind, at, record)
+    SELECT coalesce(pair, ''), coalesce(kind, ''), max(coalesce(at, '')), record
+    FROM log GROUP BY pair, kind;
+"""
+_LATEST_MISSING = "SELECT EXISTS (SELECT 1 FROM log) AND NOT EXISTS (SELECT 1 FROM log_latest)"
 BATCH = 500  # keys per IN (...) query, well under SQLite's variable limit
+PROGRESS_KEPT = 200_000  # outbox answers kept in memory (about 30 MB at most)
 
 
 class SqliteStore(Store):
@@ -61,10 +83,13 @@ class SqliteStore(Store):
     def __init__(self, path: Path, *, lock: bool, backups: int, today: Callable[[], date]) -> None:
         super().__init__(path, lock=lock, backups=backups, today=today)
         self._writing = False
+        self._progress: dict[str, tuple[str, int]] = {}  # see progress()
         try:
             self.conn = _connect(path, writer=lock)
             self._meta = {name: text for name, text in self.conn.execute("SELECT * FROM meta")}
             self._check_schema()
+            if lock and self.conn.execute(_LATEST_MISSING).fetchone()[0]:
+                self._rebuild_latest()  # log rows written by other means (a bulk load)
             self._commit()
         except sqlite3.DatabaseError as exc:
             self._release()
@@ -80,8 +105,11 @@ class SqliteStore(Store):
     # -- queries ---------------------------------------------------------------------------
 
     def progress(self, keys: Collection[str]) -> dict[str, tuple[str, int]]:
-        found: dict[str, tuple[str, int]] = {}
-        wanted = list(keys)
+        """Asked each tick of the same tens of thousands of keys (every pair's planned
+        actions, most long done): answers are kept, and `_put` keeps them current."""
+        known = self._progress
+        found = {key: known[key] for key in keys if key in known}
+        wanted = [key for key in keys if key not in known]
         for start in range(0, len(wanted), BATCH):
             chunk = wanted[start : start + BATCH]
             marks = ",".join("?" * len(chunk))
@@ -89,6 +117,9 @@ class SqliteStore(Store):
                 f"SELECT key, status, attempts FROM actions WHERE key IN ({marks})", chunk
             )
             found.update((key, (status, attempts)) for key, status, attempts in rows)
+        if len(known) > PROGRESS_KEPT:
+            known.clear()
+        known.update(found)
         return found
 
     def sent(self, message_id: str) -> dict[str, Any] | None:
@@ -112,6 +143,12 @@ class SqliteStore(Store):
                 "SELECT record FROM log WHERE pair = ? ORDER BY id", (pair_id,)
             )
         return [json.loads(text) for (text,) in rows]
+
+    def _log_latest(self, kinds: Collection[str]) -> Iterable[dict[str, Any]]:
+        wanted = sorted(kinds)
+        marks = ",".join("?" * len(wanted))
+        rows = self.conn.execute(f"SELECT record FROM log_latest WHERE kind IN ({marks})", wanted)
+        return (json.loads(text) for (text,) in rows)
 
     def _log_of_kinds(self, kinds: Collection[str]) -> Iterable[dict[str, Any]]:
         wanted = sorted(kinds)
@@ -165,6 +202,7 @@ class SqliteStore(Store):
                 text,
             )
             return
+        self._progress.pop(key, None)
         self._write(
             "INSERT INTO actions (key, status, attempts, message_id, pair, role, at, record)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET"
@@ -186,16 +224,17 @@ class SqliteStore(Store):
         return (json.loads(text) for (text,) in rows)
 
     def _append_log(self, record: dict[str, Any]) -> None:
+        pair, kind, at = record.get("pair"), record.get("kind"), when(record)
+        text = json.dumps(record, separators=(",", ":"))
         self._write(
-            "INSERT INTO log (pair, kind, record) VALUES (?, ?, ?)",
-            record.get("pair"),
-            record.get("kind"),
-            json.dumps(record, separators=(",", ":")),
+            "INSERT INTO log (pair, kind, at, record) VALUES (?, ?, ?, ?)", pair, kind, at, text
         )
+        self._write(LATEST, pair or "", kind or "", at, text)
 
     def _rewrite(
         self, table: Table, change: Callable[[dict[str, Any]], dict[str, Any] | None]
     ) -> int:
+        self._progress.clear()
         touched = 0
         id_column = "id" if table == "log" else "key"
         rows = self.conn.execute(f"SELECT {id_column}, record FROM {table}").fetchall()
@@ -208,9 +247,10 @@ class SqliteStore(Store):
                 after = _jsonable(after)
                 if table == "log":
                     self._write(
-                        "UPDATE log SET pair = ?, kind = ?, record = ? WHERE id = ?",
+                        "UPDATE log SET pair = ?, kind = ?, at = ?, record = ? WHERE id = ?",
                         after.get("pair"),
                         after.get("kind"),
+                        when(after),
                         json.dumps(after, separators=(",", ":")),
                         row_id,
                     )
@@ -219,7 +259,13 @@ class SqliteStore(Store):
             else:
                 continue
             touched += 1
+        if table == "log" and touched:
+            self._rebuild_latest()
         return touched
+
+    def _rebuild_latest(self) -> None:
+        for statement in REBUILD_LATEST.strip().split(";\n"):
+            self._write(statement)
 
     def _write(self, sql: str, *args: object) -> None:
         if not self._writing:

@@ -138,7 +138,8 @@ def run_tick(rt: Runtime, now: datetime, *, dry_run: bool = False) -> TickReport
     cfg, store = rt.cfg, rt.store
     report = TickReport(now, dry_run)
     states = {p.id: store.pair_state(p.id) for p in cfg.pairs}
-    found = reconcile.changes(store.meta("program_snapshot"), cfg)
+    previous = store.meta("program_snapshot")
+    found = reconcile.changes(previous, cfg)
     removed_now = {c.pair_id for c in found if isinstance(c, reconcile.PairRemoved)}
     for pair_id in store.pair_ids():  # pairs no longer in the config
         if pair_id in states:
@@ -149,7 +150,8 @@ def run_tick(rt: Runtime, now: datetime, *, dry_run: bool = False) -> TickReport
     saved = dict(states)
     changed = reconcile.reconcile(cfg, states, found, now)
     states, report.changes = changed.states, changed.notes
-    store.set_meta("program_snapshot", reconcile.snapshot(cfg))  # written with the states
+    if previous != reconcile.snapshot(cfg):
+        store.set_meta("program_snapshot", reconcile.snapshot(cfg))  # written with the states
     handled, notices = _ingest(rt, states, now, report)
     notices = _owed_notices(store, changed.notices + notices)
     closing = Timeline.of(cfg).closing

@@ -9,7 +9,9 @@ seeded-random time.
 
 from __future__ import annotations
 
+import csv
 import email.policy
+import json
 import random
 from collections import Counter
 from collections.abc import Iterable, Mapping
@@ -18,6 +20,7 @@ from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.parser import BytesParser
 from email.utils import format_datetime
+from pathlib import Path
 from typing import Any
 
 from connectors.maildir import message_id_of
@@ -35,25 +38,54 @@ ZONES = [
 ]
 
 
-def many_pairs(n: int, *, end: str = "2027-03-19", storage: str = "state.json") -> str:
-    """A program config (the tests' YAML format) with `n` pairs across time zones, from
-    2027-03-01 to `end`; `storage` is the `storage:` mapping's `path` (or a whole
-    mapping in flow style, starting with "{")."""
+def roster(n: int) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
+    """The participants and pairs of a program of `n` pairs across time zones."""
     people, pairs = [], []
     width = max(2, len(str(n - 1)))
     for i in range(n):
-        mentor_zone, mentor_hours = ZONES[i % len(ZONES)]
-        mentee_zone, mentee_hours = ZONES[(i + 1) % len(ZONES)]
-        people.append(
-            f"  - {{id: mentor{i:0{width}d}, name: Mentor {i:0{width}d}, email: mentor{i:0{width}d}@example.org, "
-            f'role: mentor, timezone: {mentor_zone}, hours: "{mentor_hours}"}}'
-        )
-        people.append(
-            f"  - {{id: mentee{i:0{width}d}, name: Mentee {i:0{width}d}, email: mentee{i:0{width}d}@example.net, "
-            f'role: mentee, timezone: {mentee_zone}, hours: "{mentee_hours}"}}'
-        )
+        number = f"{i:0{width}d}"
+        for role, domain, (zone, hours) in (
+            ("mentor", "example.org", ZONES[i % len(ZONES)]),
+            ("mentee", "example.net", ZONES[(i + 1) % len(ZONES)]),
+        ):
+            people.append(
+                {
+                    "id": f"{role}{number}",
+                    "name": f"{role.title()} {number}",
+                    "email": f"{role}{number}@{domain}",
+                    "role": role,
+                    "timezone": zone,
+                    "hours": hours,
+                }
+            )
         pairs.append(
-            f"  - {{id: pair{i:0{width}d}, mentor: mentor{i:0{width}d}, mentee: mentee{i:0{width}d}}}"
+            {"id": f"pair{number}", "mentor": f"mentor{number}", "mentee": f"mentee{number}"}
+        )
+    return people, pairs
+
+
+def many_pairs(
+    n: int, *, end: str = "2027-03-19", storage: str = "state.json", files: Path | None = None
+) -> str:
+    """A program config (the tests' YAML format) with `n` pairs across time zones, from
+    2027-03-01 to `end`; `storage` is the `storage:` mapping's `path` (or a whole
+    mapping in flow style, starting with "{"). With `files`, the participants and pairs
+    are written there as people.csv and pairs.csv, the way a large program keeps them."""
+    people_rows, pair_rows = roster(n)
+    if files is not None:
+        for name, rows in (("people.csv", people_rows), ("pairs.csv", pair_rows)):
+            with (files / name).open("w", newline="", encoding="utf-8") as handle:
+                writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+                writer.writeheader()
+                writer.writerows(rows)
+        people_yaml, pairs_yaml = "participants: people.csv\n", "pairs: pairs.csv\n"
+    else:
+        people_yaml = "participants:\n" + "".join(
+            "  - {" + ", ".join(f"{k}: {json.dumps(v)}" for k, v in row.items()) + "}\n"
+            for row in people_rows
+        )
+        pairs_yaml = "pairs:\n" + "".join(
+            "  - {" + ", ".join(f"{k}: {v}" for k, v in row.items()) + "}\n" for row in pair_rows
         )
     return (
         "program:\n"
@@ -70,8 +102,9 @@ def many_pairs(n: int, *, end: str = "2027-03-19", storage: str = "state.json") 
         "  follow_up: {after: 2h}\n"
         "  check_in: {every: 2w}\n"
         "  nudge: {quiet_after: 9d}\n"
-        "participants:\n" + "\n".join(people) + "\npairs:\n" + "\n".join(pairs) + "\n"
-        "mail: {type: maildir, path: mail}\n"
+        + people_yaml
+        + pairs_yaml
+        + "mail: {type: maildir, path: mail}\n"
         "calendar: {type: ics, path: calendar}\n"
         + (
             f"storage: {storage}\n"

@@ -463,3 +463,15 @@ def test_records_round_trip_as_json(path: Path) -> None:
             {"key": "k", "status": "done", "at": {"when": "2027-03-01", "list": [1, "ü", None]}},
             sort_keys=True,
         )
+
+
+def test_the_latest_entry_is_the_latest_in_time_whatever_the_offset(path: Path) -> None:
+    store = open_store(path)
+    store.append_log(pair="p1", kind="progress", at="2027-03-09T10:00:00+01:00", text="later")
+    store.append_log(pair="p1", kind="progress", at="2027-03-09T12:00:00+05:00", text="earlier")
+    view = store.log_view(latest={"progress"}, every=set())
+    assert [e["text"] for e in view["p1"]] == ["later"]
+    store.close()
+    with Store.reading(path) as again:
+        fresh = again.log_view(latest={"progress"}, every=set())
+        assert [e["text"] for e in fresh["p1"]] == ["later"]
