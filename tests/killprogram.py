@@ -15,6 +15,7 @@ With `--kill-at POINT:N` the process sends itself SIGKILL (a real one: no handle
   state:fsync          the temp file is written, not yet fsync'ed
   state:rename         fsync'ed, not yet renamed over the state file
   state:renamed        renamed, the directory not yet fsync'ed
+  state:commit         (SQLite state) the transaction is about to COMMIT
   flush:after          a Store.flush returned (e.g. the intents are on disk, nothing sent)
   send:before          Mailbox.send is about to run
   send:after           Mailbox.send returned, the outbox does not say `done` yet
@@ -57,6 +58,7 @@ POINTS = (
     "state:fsync",
     "state:rename",
     "state:renamed",
+    "state:commit",
     "flush:after",
     "send:before",
     "send:after",
@@ -171,6 +173,7 @@ def install() -> None:
     mailbox.os = _Proxy(os, link=link)  # type: ignore[attr-defined]
 
     _around(Store, "flush", None, "flush:after")
+    _around(agent.store_sqlite.SqliteStore, "_commit", "state:commit", None)
     for cls in (connectors.maildir.MaildirMailbox, connectors.imap.ImapMailbox):
         _around(cls, "send", "send:before", "send:after")
         _around(cls, "mark_handled", "handled:before", "handled:after")

@@ -226,6 +226,11 @@ class Agent:
     after_kill: Callable[[], None] | None = None  # called after each kill, before the rerun
     completed: list[float] = field(default_factory=list)  # durations of completed runs
     reached: Counter[str] = field(default_factory=Counter)  # the kill points a tick reaches
+    state_name: str = "state.json"
+
+    @property
+    def state(self) -> Path:
+        return self.root / self.state_name
 
     def run(self, now: str, kill_at: str | None = None, delay: float | None = None) -> Run:
         args = ["tick", "--config", str(self.config), "--now", now]
@@ -280,14 +285,15 @@ class Agent:
                 self.after_kill()
 
     def _temps(self) -> set[str]:
-        return {p.name for p in self.root.glob(".state.json.*")}
+        return {p.name for p in self.root.glob(f".{self.state_name}.*")}
 
     def _check_loads(self, when: str) -> None:
-        path = self.root / "state.json"
+        path = self.state
         if not path.exists():
             return
         try:
-            json.loads(path.read_text(encoding="utf-8"))
+            if path.suffix == ".json":
+                json.loads(path.read_text(encoding="utf-8"))
             with Store.reading(path) as store:
                 list(store.actions())
         except Exception as exc:
@@ -306,7 +312,7 @@ def calibrate(zygote: Zygote, directory: Path, config: Path, now: datetime) -> f
 
 
 def actions_by_message(agent: Agent) -> dict[str, dict[str, Any]]:
-    with Store.reading(agent.root / "state.json") as store:
+    with Store.reading(agent.state) as store:
         return {a["message_id"]: a for a in store.actions() if a.get("message_id")}
 
 
@@ -369,7 +375,7 @@ def check_inbound(
     problems = []
     wanted = Counter(r.message_id for r in delivered)
     assert all(n == 1 for n in wanted.values())
-    with Store.reading(agent.root / "state.json") as store:
+    with Store.reading(agent.state) as store:
         recorded = Counter(r["message_id"] for r in store.inbound_records())
         log = store.log()
     if recorded != wanted:
@@ -404,7 +410,7 @@ def check_outbound(agent: Agent, sent: Counter[str], excused: Counter[str]) -> l
     twice = {m: n for m, n in sent.items() if n > 1 + excused[m]}
     if twice:
         problems.append(f"sent more than once: {twice}")
-    with Store.reading(agent.root / "state.json") as store:
+    with Store.reading(agent.state) as store:
         actions = [a for a in store.actions() if a.get("message_id")]
     done = {a["message_id"] for a in actions if a["status"] == "done"}
     if missing := sorted(done - set(sent)):
@@ -426,20 +432,25 @@ def check_outbound(agent: Agent, sent: Counter[str], excused: Counter[str]) -> l
 # --------------------------------------------------------------------------- the tests
 
 
-MAILDIR_POINTS = tuple(p for p in POINTS if p != "smtp:after")  # no SMTP with Maildir
+JSON_ONLY = {"state:dump", "state:fsync", "state:rename", "state:renamed"}
+SQLITE_ONLY = {"state:commit"}
+# no SMTP with Maildir
+MAILDIR_POINTS = tuple(p for p in POINTS if p != "smtp:after" and p not in SQLITE_ONLY)
 
 
-def test_sigkill_at_random_points_maildir(zygote: Zygote, tmp_path: Path) -> None:
-    print(f"\ncrash-safety seed: {SEED} (replay: MENTORMAIL_KILL_SEED={SEED})")
+def run_maildir(
+    zygote: Zygote, tmp_path: Path, seed: int, points: tuple[str, ...], state: str, kills: int
+) -> None:
+    print(f"\ncrash-safety seed ({state}): {seed} (replay: MENTORMAIL_KILL_SEED={SEED})")
     started = time.monotonic()
     config = tmp_path / "program.yaml"
-    config.write_text(many_pairs(16), encoding="utf-8")
-    agent = Agent(tmp_path, config, random.Random(SEED), MAILDIR_POINTS, zygote)
+    config.write_text(many_pairs(16, storage=state), encoding="utf-8")
+    agent = Agent(tmp_path, config, random.Random(seed), points, zygote, state_name=state)
     agent.duration = calibrate(zygote, tmp_path / "calibration", config, schedule()[0])
     mail = MaildirMail(tmp_path)
-    sim = Simulation(agent, mail, People(SEED))
-    sim.run(schedule(), min_kills=50)
-    summary = report(agent, SEED, time.monotonic() - started)
+    sim = Simulation(agent, mail, People(seed))
+    sim.run(schedule(), min_kills=kills)
+    summary = report(agent, seed, time.monotonic() - started)
     print(summary)
 
     problems = [f"state file did not load {u}" for u in agent.unloadable]
@@ -448,13 +459,23 @@ def test_sigkill_at_random_points_maildir(zygote: Zygote, tmp_path: Path) -> Non
     problems += check_inbound(agent, sim.delivered, handled, mail.folder("inbox"))
     problems += check_outbound(agent, ids(mail.sent()), Counter())
     assert not problems, summary + "\n" + "\n".join(problems)
-    assert len(agent.kills) >= 50, summary
+    assert len(agent.kills) >= kills, summary
     landed = {(k.point or "").split("#")[0] for k in agent.kills}
-    assert set(MAILDIR_POINTS) - {"calendar:after"} <= landed, summary  # bookings are rare
+    assert set(points) - {"calendar:after"} <= landed, summary  # bookings are rare
     assert len(sim.delivered) >= 40 and len(mail.sent()) >= 100, summary
 
 
-IMAP_POINTS = tuple(p for p in POINTS if p != "maildir:link")  # no Maildir with IMAP
+def test_sigkill_at_random_points_maildir(zygote: Zygote, tmp_path: Path) -> None:
+    run_maildir(zygote, tmp_path, SEED, MAILDIR_POINTS, "state.json", kills=50)
+
+
+def test_sigkill_at_random_points_maildir_sqlite_state(zygote: Zygote, tmp_path: Path) -> None:
+    points = tuple(p for p in POINTS if p != "smtp:after" and p not in JSON_ONLY)
+    run_maildir(zygote, tmp_path, SEED + 2, points, "state.db", kills=30)
+
+
+# no Maildir with IMAP
+IMAP_POINTS = tuple(p for p in POINTS if p != "maildir:link" and p not in SQLITE_ONLY)
 
 
 def test_sigkill_at_random_points_imap_smtp(
@@ -475,7 +496,7 @@ def test_sigkill_at_random_points_imap_smtp(
     def note_gap() -> None:
         smtp = set(ids(mail.sent()))
         stored = set(ids(mail.folder("Sent")))
-        with Store.reading(tmp_path / "state.json") as store:
+        with Store.reading(agent.state) as store:
             for a in store.actions():
                 mid = a.get("message_id")
                 if a["status"] == "pending" and mid in smtp and mid not in stored:
@@ -485,7 +506,7 @@ def test_sigkill_at_random_points_imap_smtp(
     agent.duration = 1.0  # a first guess; each completed tick calibrates it
     sim = Simulation(agent, mail, People(seed))
     times = schedule()[::2]
-    sim.run(times, min_kills=30)
+    sim.run(times, min_kills=50)
 
     sent = ids(mail.sent())
     twice = {m: n - 1 for m, n in sent.items() if n > 1}
@@ -503,7 +524,7 @@ def test_sigkill_at_random_points_imap_smtp(
     problems += check_inbound(agent, sim.delivered, handled, mail.folder("INBOX"))
     problems += check_outbound(agent, sent, in_gap)
     assert not problems, summary + "\n" + "\n".join(problems)
-    assert len(agent.kills) >= 30, summary
+    assert len(agent.kills) >= 50, summary
     landed = {(k.point or "").split("#")[0] for k in agent.kills}
     assert set(IMAP_POINTS) - {"calendar:after"} <= landed, summary
     assert len(sim.delivered) >= 15 and len(sent) >= 40, summary
