@@ -564,7 +564,9 @@ class TcpProxy:
     """A loopback TCP proxy to `target_port` whose connections a test can cut.
 
     `cut()` closes every open connection now; `cut_after(n)` closes a connection once
-    `n` more bytes went from the server to the client (the middle of a FETCH).
+    `n` more bytes went from the server to the client (the middle of a FETCH). `stall()`
+    holds everything the server sends until `resume()`: a server that accepted the
+    connection and then stopped answering.
     """
 
     def __init__(self, target_port: int) -> None:
@@ -576,6 +578,8 @@ class TcpProxy:
         self._lock = threading.Lock()
         self._budget: int | None = None
         self._closed = False
+        self._flowing = threading.Event()
+        self._flowing.set()
         threading.Thread(target=self._accept, daemon=True).start()
 
     def _accept(self) -> None:
@@ -602,6 +606,7 @@ class TcpProxy:
                 if not data:
                     break
                 if downstream:
+                    self._flowing.wait()
                     with self._lock:
                         budget = self._budget
                         if budget is not None:
@@ -635,8 +640,15 @@ class TcpProxy:
         with self._lock:
             self._budget = nbytes
 
+    def stall(self) -> None:
+        self._flowing.clear()
+
+    def resume(self) -> None:
+        self._flowing.set()
+
     def close(self) -> None:
         self._closed = True
+        self._flowing.set()
         self._listener.close()
         self.cut()
 
