@@ -3,18 +3,19 @@
 Every problem becomes one `ConfigError` holding `key.path: message` lines,
 so the CLI can print them all at once and exit 2 without a traceback.
 Relative paths in the file are resolved against the file's own folder.
+
+No `from __future__ import annotations` here, unlike elsewhere: pydantic evaluates every
+field annotation when it builds a model, and evaluating them from strings costs a few
+milliseconds of every start of `mentormail` (bench/startup.py).
 """
 
-from __future__ import annotations
-
-import csv
 import os
 import re
 from collections.abc import Iterable
 from datetime import date, time, timedelta
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -131,7 +132,7 @@ class Program(Strict):
     allow_multiple_pairs: bool = False  # may one person be in several pairs?
 
     @model_validator(mode="after")
-    def _dates(self) -> Program:
+    def _dates(self) -> Self:
         if self.end <= self.start:
             raise ValueError("end must be after start")
         return self
@@ -529,6 +530,8 @@ def format_validation_error(exc: ValidationError, prefix: str = "") -> list[str]
 def _rows_from_csv(section: str, path: Path) -> list[dict[str, Any]]:
     """The rows of a CSV file with a header line, as mappings of stripped cells; empty
     cells are left out (so the field's default applies)."""
+    import csv
+
     try:
         with path.open(newline="", encoding="utf-8-sig") as handle:
             rows = list(csv.DictReader(handle))

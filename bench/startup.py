@@ -7,6 +7,17 @@ the embedded default, and one naming the Google and Microsoft Graph connectors, 
 libraries must not load for `validate` (connectors/registry.py imports lazily).
 
 Run from the repo root: `.venv/bin/python bench/startup.py [--rounds 15] [--json]`.
+
+Measured (2-core VM under load, four runs of best of 20, PYTHONDONTWRITEBYTECODE=1 so the
+project's own modules are compiled on every start): `--help` 55-65 ms, 1.6-1.7x (was
+1.8-2.2x); validate 220-250 ms, 6.0-6.5x for maildir + ics (was 280-320 ms, 6.9-7.9x) and
+250-285 ms, 6.5-7.5x for graph + google (was 370-440 ms, 9.0-12.1x, when the connector
+modules imported icalendar, smtplib and ssl for their Options). The floor is pydantic:
+importing it and building a single one-field model costs ~4.5x on its own (the package
+~2.5x, the schema machinery and plugin lookup its first model loads ~2x), ~4.9x with
+argparse and PyYAML. Above that: compiling the project's modules on the path (~25 ms:
+agent/cli.py, config.py, timefmt.py and connectors/registry.py, base.py, maildir.py,
+ics_files.py; none has a .pyc here) and building the 24 config and Options models (~20 ms).
 """
 
 from __future__ import annotations

@@ -51,17 +51,17 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 from urllib.parse import quote, urljoin, urlsplit, urlunsplit
-from xml.sax.saxutils import escape
 
-import icalendar
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from agent.planner import series_uid
 from connectors.base import ConnectorError, merge_spans
-from connectors.smtp import Credentials
 
 if TYPE_CHECKING:
     from agent.config import Config, Participant
+    from connectors.smtp import Credentials
+
+# icalendar, connectors.smtp and xml.sax.saxutils (both import ssl), and agent.planner are
+# imported where used: `mentormail validate` imports this module only to read its Options.
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +117,8 @@ def _aware(value: date | datetime, zone: tzinfo) -> datetime:
 
 def _storable(ics: bytes) -> bytes:
     """The object as a CalDAV resource: everything as given, without METHOD (RFC 4791 4.1)."""
+    import icalendar
+
     try:
         calendar = icalendar.Calendar.from_ical(ics)
     except ValueError as exc:
@@ -284,6 +286,8 @@ class _Account:
 
     def store(self, calendar_url: str, uid: str, data: bytes) -> None:
         """PUT the object into the calendar, replacing the resource that holds `uid`."""
+        from xml.sax.saxutils import escape
+
         match = f'<C:prop-filter name="UID"><C:text-match collation="i;octet">{escape(uid)}'
         match += "</C:text-match></C:prop-filter>"
         existing = [
@@ -326,6 +330,8 @@ def _connect_reason(exc: BaseException) -> str:
 
 
 def _uid_of(data: str) -> str | None:
+    import icalendar
+
     try:
         events = icalendar.Calendar.from_ical(data).walk("VEVENT")
     except (ValueError, IndexError, KeyError):  # unreadable: not the one we look for
@@ -340,6 +346,8 @@ def _credentials(
         return None  # anonymous access
     if username is None:
         raise ConnectorError("a password is configured but no username")
+    from connectors.smtp import Credentials
+
     return Credentials(
         username,
         password_env=password_env,
@@ -376,6 +384,8 @@ class CalDavCalendar:
             return self
 
     def __init__(self, options: Options, config: Config) -> None:
+        from agent.planner import series_uid
+
         self.options = options
         self.config = config
         credentials = _credentials(
@@ -458,6 +468,7 @@ class CalDavCalendar:
     def _event_spans(
         self, account: _Account, url: str, start: datetime, end: datetime, zone: tzinfo
     ) -> list[Span]:
+        import icalendar
         import recurring_ical_events
 
         spans: list[Span] = []
@@ -490,6 +501,8 @@ class CalDavCalendar:
     def _freebusy_spans(
         self, account: _Account, url: str, start: datetime, end: datetime
     ) -> list[Span]:
+        import icalendar
+
         what = f"free-busy-query on {_public(url)}"
         body = f"{XML_HEAD}<C:free-busy-query {NAMESPACES}>{_time_range(start, end)}"
         body += "</C:free-busy-query>"

@@ -44,12 +44,12 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from connectors.base import ConnectorError
-from connectors.smtp import Credentials
 
 if TYPE_CHECKING:
     from agent.config import Config
     from connectors.exchange_calendar import ExchangeCalendar
     from connectors.exchange_mail import ExchangeMailbox
+    from connectors.smtp import Credentials
 
 log = logging.getLogger(__name__)
 
@@ -237,6 +237,8 @@ class Ews:
     """One EWS login to the program mailbox; every server call goes through `call`."""
 
     def __init__(self, options: ExchangeOptions, config: Config) -> None:
+        from connectors.smtp import Credentials  # ssl and smtplib: not for `validate`
+
         self.options = options
         self.endpoint = options.service_endpoint
         self.mailbox = options.mailbox

@@ -55,7 +55,6 @@ from connectors.exchange import (
     utc,
 )
 from connectors.moves import MoveQueue
-from connectors.smtp import envelope
 
 if TYPE_CHECKING:
     from agent.config import Config
@@ -305,6 +304,8 @@ class ExchangeMailbox:
     def send(self, message: EmailMessage) -> None:
         """CreateItem SendAndSaveCopy with the message's MIME text, copy in Sent Items."""
         from exchangelib import Message
+
+        from connectors.smtp import envelope  # ssl and smtplib: not for `validate`
 
         message_id = str(message.get("Message-ID", "")).strip().strip("<>")
         _, recipients = envelope(message)  # ConnectorError without From or recipients

@@ -47,13 +47,12 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import ConfigDict
 
-from agent.ics import IcsError
 from connectors.base import ConnectorError
 from connectors.google_auth import CALENDAR_SCOPES, GoogleApi, GoogleApiError, GoogleOptions
-from connectors.series_event import SeriesEvent, read_series
 
 if TYPE_CHECKING:
     from agent.config import Config
+    from connectors.series_event import SeriesEvent
 
 log = logging.getLogger(__name__)
 
@@ -163,6 +162,9 @@ class GoogleCalendar:
         return params
 
     def put_event(self, uid: str, ics: bytes) -> None:
+        from agent.ics import IcsError  # icalendar: not for `validate`
+        from connectors.series_event import read_series
+
         try:
             series = read_series(ics)
         except IcsError as exc:

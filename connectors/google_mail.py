@@ -35,7 +35,6 @@ Errors are one-line ConnectorErrors such as `Gmail mentoring@example.org: sendin
 from __future__ import annotations
 
 import base64
-import email.policy
 import json
 import logging
 from datetime import UTC, date, datetime, time, timedelta
@@ -46,7 +45,6 @@ from pydantic import ConfigDict
 
 from connectors.base import ConnectorError, DeliveryRefused, Outcome, RawMessage
 from connectors.google_auth import GMAIL_SCOPES, GoogleApi, GoogleApiError, GoogleOptions
-from connectors.smtp import envelope
 
 if TYPE_CHECKING:
     from agent.config import Config
@@ -300,6 +298,10 @@ class GoogleMailbox:
     # -- sending ------------------------------------------------------------------------
 
     def send(self, message: EmailMessage) -> None:
+        import email.policy
+
+        from connectors.smtp import envelope  # ssl and smtplib: not for `validate`
+
         _, recipients = envelope(message)  # ConnectorError without From or recipients
         message_id = str(message.get("Message-ID", "")).strip().strip("<>")
         data = message.as_bytes(policy=email.policy.SMTP)

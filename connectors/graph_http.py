@@ -44,7 +44,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from connectors.base import ConnectorError
-from connectors.smtp import Credentials
 
 if TYPE_CHECKING:
     from requests import Response, Session
@@ -205,6 +204,8 @@ class GraphClient:
         self.options = options
         self.mailbox = options.mailbox
         self.sleep = sleep
+        from connectors.smtp import Credentials  # ssl and smtplib: not for `validate`
+
         secret_file = options.client_secret_file or options.certificate_file
         self.credentials = Credentials(
             options.client_id,

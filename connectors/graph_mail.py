@@ -59,7 +59,6 @@ from connectors.graph_http import (
     short_id,
     utc_text,
 )
-from connectors.smtp import envelope
 
 if TYPE_CHECKING:
     from agent.config import Config
@@ -280,6 +279,8 @@ class GraphMailbox:
     # -- sending ------------------------------------------------------------------------
 
     def send(self, message: EmailMessage) -> None:
+        from connectors.smtp import envelope  # ssl and smtplib: not for `validate`
+
         message_id = str(message.get("Message-ID", "")).strip().strip("<>")
         _, recipients = envelope(message)  # ConnectorError without From or recipients
         data = message.as_bytes(policy=message.policy.clone(linesep="\r\n"))

@@ -9,9 +9,6 @@ ordinary Maildirs that Thunderbird, mutt or Evolution can open.
 
 from __future__ import annotations
 
-import email.parser
-import email.policy
-import mailbox
 import os
 from email.message import EmailMessage
 from pathlib import Path
@@ -29,6 +26,9 @@ FOLDERS = ("inbox", "processed", "quarantine", "sent")
 
 def message_id_of(data: bytes) -> str:
     """The Message-ID (without <>) from a message's header block, '' when absent."""
+    import email.parser
+    import email.policy
+
     headers = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(data)
     return str(headers.get("Message-ID", "")).strip().strip("<>")
 
@@ -41,6 +41,8 @@ class MaildirMailbox:
         path: Path = Path("mail")
 
     def __init__(self, options: Options, config: Config) -> None:
+        import mailbox  # email.policy and mailbox: not for `validate`
+
         self.root = config.resolve(options.path)
         try:
             self.root.mkdir(parents=True, exist_ok=True)
@@ -79,6 +81,8 @@ class MaildirMailbox:
                 raise
 
     def send(self, message: EmailMessage) -> None:
+        import email.policy
+
         self._boxes["sent"].add(message.as_bytes(policy=email.policy.SMTP))
         self._known_sent().add(str(message["Message-ID"]).strip("<>"))
 

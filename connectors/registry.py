@@ -1,7 +1,9 @@
 """Maps a config's `type:` to a connector class, imported only when used.
 
 Keeping the table as strings means `mentormail validate` and a maildir tick
-never import googleapiclient, exchangelib or msal.
+never import googleapiclient, exchangelib or msal. Each entry names the module that
+defines the class, not the package-style module that re-exports both (connectors.graph,
+.google, .exchange): `validate` on a Graph mailbox imports the mail connector only.
 """
 
 from __future__ import annotations
@@ -11,11 +13,11 @@ import importlib.util
 import sys
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel
-
 from connectors.base import ConnectorError
 
 if TYPE_CHECKING:
+    from pydantic import BaseModel
+
     from agent.config import Config
     from connectors.base import Calendar, Mailbox
 
@@ -23,16 +25,16 @@ _TABLE: dict[str, dict[str, str]] = {
     "mail": {
         "maildir": "connectors.maildir:MaildirMailbox",
         "imap": "connectors.imap:ImapMailbox",
-        "google": "connectors.google:GoogleMailbox",
-        "exchange": "connectors.exchange:ExchangeMailbox",
-        "graph": "connectors.graph:GraphMailbox",
+        "google": "connectors.google_mail:GoogleMailbox",
+        "exchange": "connectors.exchange_mail:ExchangeMailbox",
+        "graph": "connectors.graph_mail:GraphMailbox",
     },
     "calendar": {
         "ics": "connectors.ics_files:IcsCalendar",
         "caldav": "connectors.caldav:CalDavCalendar",
-        "google": "connectors.google:GoogleCalendar",
-        "exchange": "connectors.exchange:ExchangeCalendar",
-        "graph": "connectors.graph:GraphCalendar",
+        "google": "connectors.google_calendar:GoogleCalendar",
+        "exchange": "connectors.exchange_calendar:ExchangeCalendar",
+        "graph": "connectors.graph_calendar:GraphCalendar",
     },
 }
 

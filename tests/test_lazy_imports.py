@@ -3,6 +3,8 @@
 `mentormail --help`, `validate` (which checks every connector's options, so imports the
 connector modules) and a tick on the embedded default must stay quick to start: none of
 them may import googleapiclient, google.auth, httplib2, exchangelib, msal or requests.
+`validate` also leaves out what connectors need only when they run (iCalendar, SMTP and
+TLS, Maildir) and the templates and state store (bench/startup.py measures its start).
 Each case runs in a fresh interpreter, where sys.modules shows what was really imported.
 """
 
@@ -18,6 +20,21 @@ import pytest
 from tests.conftest import MINIMAL
 
 HEAVY = ("googleapiclient", "google.auth", "httplib2", "exchangelib", "msal", "requests")
+# imported where a connector or command uses them, never for reading a connector's Options
+NOT_FOR_VALIDATE = (
+    *HEAVY,
+    "icalendar",
+    "agent.ics",
+    "connectors.smtp",
+    "smtplib",
+    "ssl",
+    "mailbox",
+    "email.policy",
+    "agent.planner",
+    "agent.render",
+    "jinja2",
+    "agent.store",
+)
 
 PROVIDERS = {
     "google": (
@@ -47,15 +64,18 @@ PROVIDERS = {
 }
 
 
-def imported_after(args: list[str], cwd: Path) -> tuple[int, list[str]]:
-    """Run the CLI with `args` in a new interpreter; its exit code and the heavy modules."""
+def imported_after(
+    args: list[str], cwd: Path, watched: tuple[str, ...] = HEAVY
+) -> tuple[int, list[str]]:
+    """Run the CLI with `args` in a new interpreter; its exit code and the `watched` modules
+    (and their submodules) it imported."""
     script = (
         "import sys, json\n"
         "from agent.cli import main\n"
         f"try:\n    code = main({args!r})\n"
         "except SystemExit as exc:\n    code = exc.code\n"
-        f"heavy = sorted(m for m in sys.modules if m.split('.')[0] in {HEAVY!r} "
-        f"or m.startswith('google.auth'))\n"
+        f"heavy = sorted(m for m in sys.modules if any(m == w or m.startswith(w + '.') "
+        f"for w in {watched!r}))\n"
         "print(json.dumps([code, heavy]), file=sys.stderr)\n"
     )
     done = subprocess.run(
@@ -91,6 +111,30 @@ def test_validate_checks_provider_options_without_loading_the_library(
     path = config_with(tmp_path, mail, calendar)
     code, heavy = imported_after(["validate", str(path)], tmp_path)
     assert code == 0 and heavy == []
+
+
+CALDAV = (
+    {"type": "maildir", "path": "mail"},
+    {
+        "type": "caldav",
+        "url": "https://dav.example.org/",
+        "username": "mentoring",
+        "password_env": "MENTORMAIL_CALDAV_PASSWORD",
+    },
+)
+
+
+@pytest.mark.parametrize("provider", ["default", "caldav", *sorted(PROVIDERS)])
+def test_validate_reads_the_options_without_the_code_that_runs_a_connector(
+    tmp_path: Path, provider: str
+) -> None:
+    if provider == "default":
+        path = tmp_path / "program.yaml"
+        path.write_text(MINIMAL.read_text(encoding="utf-8"), encoding="utf-8")
+    else:
+        path = config_with(tmp_path, *(CALDAV if provider == "caldav" else PROVIDERS[provider]))
+    code, loaded = imported_after(["validate", str(path)], tmp_path, NOT_FOR_VALIDATE)
+    assert code == 0 and loaded == []
 
 
 def test_validate_rejects_a_misspelt_provider_option(tmp_path: Path) -> None:
