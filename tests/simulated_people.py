@@ -38,10 +38,11 @@ ZONES = [
 ]
 
 
-def roster(n: int) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
-    """The participants and pairs of a program of `n` pairs across time zones."""
+def roster(n: int, width: int | None = None) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
+    """The participants and pairs of a program of `n` pairs across time zones, numbered
+    with `width` digits (default: as many as `n` needs, at least 2)."""
     people, pairs = [], []
-    width = max(2, len(str(n - 1)))
+    width = width or max(2, len(str(n - 1)))
     for i in range(n):
         number = f"{i:0{width}d}"
         for role, domain, (zone, hours) in (
@@ -65,13 +66,18 @@ def roster(n: int) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
 
 
 def many_pairs(
-    n: int, *, end: str = "2027-03-19", storage: str = "state.json", files: Path | None = None
+    n: int,
+    *,
+    end: str = "2027-03-19",
+    storage: str = "state.json",
+    files: Path | None = None,
+    width: int | None = None,
 ) -> str:
     """A program config (the tests' YAML format) with `n` pairs across time zones, from
     2027-03-01 to `end`; `storage` is the `storage:` mapping's `path` (or a whole
     mapping in flow style, starting with "{"). With `files`, the participants and pairs
     are written there as people.csv and pairs.csv, the way a large program keeps them."""
-    people_rows, pair_rows = roster(n)
+    people_rows, pair_rows = roster(n, width)
     if files is not None:
         for name, rows in (("people.csv", people_rows), ("pairs.csv", pair_rows)):
             with (files / name).open("w", newline="", encoding="utf-8") as handle:
