@@ -304,6 +304,35 @@ def _cmd_templates_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_store_copy(args: argparse.Namespace) -> int:
+    from agent.runtime import state_path
+    from agent.store import copy_store, kind_for, open_store
+
+    cfg = load_config(args.config)
+    source_path, target_path = state_path(cfg), Path(args.path)
+    if not source_path.exists():
+        print(f"no state file at {source_path}: nothing to copy", file=sys.stderr)
+        return 2
+    if target_path.exists():
+        print(f"{target_path} exists; copy into a new file", file=sys.stderr)
+        return 2
+    source = open_store(source_path)  # the lock: a running service must be stopped first
+    try:
+        target = open_store(target_path, args.type or kind_for(target_path))
+        try:
+            counts = copy_store(source, target)
+        except BaseException:
+            target.close(flush=False)
+            target_path.unlink(missing_ok=True)
+            raise
+        target.close()
+    finally:
+        source.close(flush=False)
+    print(", ".join(f"{n:,} {table}" for table, n in counts.items()) + f" copied to {target_path}")
+    print(f"now set `storage: {{path: {target_path}}}` in the config and start the agent again")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mentormail",
@@ -406,6 +435,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("dir", help="the folder for the program's own templates")
     p.set_defaults(func=_cmd_templates_export)
+
+    p = command("store", "work with the state file")
+    actions = p.add_subparsers(dest="store_command", required=True, metavar="ACTION")
+    p = actions.add_parser(
+        "copy",
+        help="copy the state into a new file, e.g. from TinyDB into SQLite",
+        description="Copy every record of the program's state into a new state file, of "
+        "the kind its name says (.db, .sqlite, .sqlite3: SQLite; else TinyDB JSON) or "
+        "--type. Stop the service first; then point storage.path at the new file.",
+    )
+    p.add_argument("--config", required=True, help="the program's YAML config file")
+    p.add_argument("path", help="the new state file (must not exist)")
+    p.add_argument("--type", choices=["tinydb", "sqlite"], help="the new file's back end")
+    p.set_defaults(func=_cmd_store_copy)
 
     p = command("demo", "create and simulate a demo program in DIR (Maildir + .ics)")
     p.add_argument("dir", help="an empty or new folder")

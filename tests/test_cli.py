@@ -160,3 +160,29 @@ def test_preview_out_writes_every_template_as_text_and_html(
     assert html.lstrip().lower().startswith("<!doctype html")
     code, _, err = cli("preview", "--config", config, "welcome", "--out", tmp_path / "x")
     assert code == 2 and "not both" in err
+
+
+def test_store_copy_moves_a_program_to_sqlite_and_status_reads_the_same(
+    cli, write_config, tmp_path: Path
+) -> None:
+    config = write_config(THREE_PAIRS)
+    assert cli("tick", "--config", config, "--now", "2027-02-16T09:00")[0] == 0
+    _, before, _ = cli("status", "--config", config, "--now", "2027-02-16T10:00")
+    code, out, err = cli("store", "copy", "--config", config, str(tmp_path / "state.db"))
+    assert code == 0, err
+    assert "copied to" in out and "storage: {path:" in out
+    sqlite_config = write_config(
+        THREE_PAIRS.replace("storage: {path: state.json}", "storage: {path: state.db}"), "db.yaml"
+    )
+    _, after, _ = cli("status", "--config", sqlite_config, "--now", "2027-02-16T10:00")
+    assert after == before and "ana-ben" in after
+    code, _, err = cli("store", "copy", "--config", config, str(tmp_path / "state.db"))
+    assert code == 2 and "exists" in err
+    mixed = write_config(
+        THREE_PAIRS.replace(
+            "storage: {path: state.json}", "storage: {path: state.db, type: tinydb}"
+        ),
+        "mixed.yaml",
+    )
+    code, _, err = cli("tick", "--config", mixed, "--now", "2027-02-17T09:00")
+    assert code == 1 and "is a sqlite state file" in err and "store copy" in err
