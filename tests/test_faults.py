@@ -30,7 +30,7 @@ def test_a_server_that_stops_answering_costs_a_tick_not_an_email(
         program,
         tmp_path,
         port=imap.port,
-        timeout=0.5,
+        timeout=1.5,  # generous on a loaded machine; a stall still takes all of it
         smtp={"port": smtp.port, "retry_delays": [0.01]},
     )
     assert mail_servers.smtp is not None
@@ -41,7 +41,7 @@ def test_a_server_that_stops_answering_costs_a_tick_not_an_email(
         started = time.monotonic()
         report = run_tick(rt, OPENING)
         took = time.monotonic() - started
-        assert took < 30, f"a silent server held the tick for {took:.1f} s"
+        assert took < 60, f"a silent server held the tick for {took:.1f} s"
         assert any(e.startswith("mailbox: cannot fetch new mail") for e in report.errors)
         assert any("timed out" in e for e in report.errors), report.errors
         assert report.performed == [] and mail_servers.smtp.handler.delivered == []
