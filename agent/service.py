@@ -18,6 +18,7 @@ storage, the templates folder or the token key need a restart, and say so.
 
 from __future__ import annotations
 
+import gc
 import logging
 import signal
 import threading
@@ -56,6 +57,16 @@ def reload_config(rt: Runtime, config_path: Path) -> str | None:
         return None
     rt.cfg = cfg
     return "config reloaded"
+
+
+def keep_long_lived() -> None:
+    """Called after each tick. What is still alive then (the config, the stored states,
+    the memos) lives on for the process; moving it out of the cyclic collector's sight
+    keeps the collections during the next tick from walking millions of objects each
+    time (at 10,000 pairs they doubled an idle tick's time). The tick's own garbage
+    cycles are collected first, so none is kept."""
+    gc.collect()
+    gc.freeze()
 
 
 def _stamp(path: Path) -> tuple[int, int] | None:
@@ -100,6 +111,8 @@ def serve(cfg: Config, config_path: Path) -> int:
         except Exception:  # keep serving: the next tick retries
             log.exception("tick failed")
             return
+        finally:
+            keep_long_lived()
         for line in report.lines():
             log.info("%s", line)
 

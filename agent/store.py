@@ -299,6 +299,15 @@ class Store(ABC):
     def _put(self, table: Table, key: str, record: dict[str, Any]) -> None:
         """Insert or replace the record with this key (the record holds the key too)."""
 
+    def _put_new(self, table: Table, records: list[tuple[str, dict[str, Any]]]) -> None:
+        """Insert many records whose keys are not there yet (a copy into a new store)."""
+        for key, record in records:
+            self._put(table, key, record)
+
+    def _append_logs(self, records: list[dict[str, Any]]) -> None:
+        for record in records:
+            self._append_log(record)
+
     @abstractmethod
     def _scan(self, table: Table) -> Iterator[dict[str, Any]]:
         """Every record of a keyed table, in the order first written."""
@@ -381,14 +390,12 @@ def copy_store(source: Store, target: Store) -> dict[str, int]:
     file into SQLite when a program outgrows it. Returns the records copied per table."""
     counts: dict[str, int] = {}
     for table, key in KEYS.items():
-        counts[table] = 0
-        for record in source._scan(table):  # type: ignore[arg-type]
-            target._put(table, record[key], record)  # type: ignore[arg-type]
-            counts[table] += 1
-    counts["log"] = 0
-    for entry in source.log():
-        target._append_log(entry)
-        counts["log"] += 1
+        records = list(source._scan(table))  # type: ignore[arg-type]
+        target._put_new(table, [(r[key], r) for r in records])  # type: ignore[arg-type]
+        counts[table] = len(records)
+    entries = source.log()
+    target._append_logs(entries)
+    counts["log"] = len(entries)
     for name, value in source.meta_items():
         target.set_meta(name, value)
     counts["meta"] = len(source.meta_items())

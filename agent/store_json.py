@@ -165,6 +165,16 @@ class JsonStore(Store):
         else:
             self._index[table][key] = self.db.table(table).insert(record)
 
+    def _put_new(self, table: Table, records: list[tuple[str, dict[str, Any]]]) -> None:
+        # one table rewrite for all: TinyDB's insert copies the whole table each time
+        ids = self.db.table(table).insert_multiple(record for _, record in records)
+        self._index[table].update(
+            (key, doc_id) for (key, _), doc_id in zip(records, ids, strict=True)
+        )
+
+    def _append_logs(self, records: list[dict[str, Any]]) -> None:
+        self.db.table("log").insert_multiple(records)
+
     def _scan(self, table: Table) -> Iterator[dict[str, Any]]:
         return (dict(doc) for doc in self.db.table(table))
 

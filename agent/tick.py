@@ -11,8 +11,9 @@ Order matters for crash safety:
 3. Planning rounds (pairs removed from the config still get their cancel and
    goodbye emails): plan every pair and the program, drop actions already
    done, write the intents and flush, perform, apply the results, plan again
-   (so a welcome and the agreement, or a booking and its invitations, go out
-   in one tick). Rounds stop when nothing new is due.
+   the pairs whose state changed (so a welcome and the agreement, or a booking
+   and its invitations, go out in one tick; a pair nothing happened to would
+   plan the same actions again). Rounds stop when nothing new is due.
 4. The state is flushed, and only then are the handled messages moved out of
    the inbox: a crash before the move re-delivers them, and step 1 sees their
    recorded Message-ID and only moves them.
@@ -163,10 +164,12 @@ def run_tick(rt: Runtime, now: datetime, *, dry_run: bool = False) -> TickReport
     busy = _BusyTimes(report)
     logs = store.log_view(latest=LATEST_KINDS, every=EVERY_KINDS)
     configured = {p.id for p in cfg.pairs}
+    replan = set(states)  # a later round plans only the pairs the round before changed
     for _ in range(MAX_ROUNDS):
         planned = notices + [
             a
             for p in cfg.pairs
+            if p.id in replan
             for a in plan_pair(
                 cfg,
                 p,
@@ -177,8 +180,12 @@ def run_tick(rt: Runtime, now: datetime, *, dry_run: bool = False) -> TickReport
             )
         ]
         planned += [
-            a for pid, st in states.items() if pid not in configured for a in plan_removed(st, now)
+            a
+            for pid, st in states.items()
+            if pid not in configured and pid in replan
+            for a in plan_removed(st, now)
         ]
+        replan = set()
         planned += plan_program(cfg, now)
         notices = []
         todo = executor.unsettled([a for a in planned if a.key not in attempted])
@@ -200,6 +207,7 @@ def run_tick(rt: Runtime, now: datetime, *, dry_run: bool = False) -> TickReport
                 if action.pair_id and action.role:
                     refused = Bounced(action.role, exc.recipients[0], exc.reply, now)
                     states[action.pair_id] = apply(states[action.pair_id], refused)
+                    replan.add(action.pair_id)
                 continue
             except Exception as exc:  # one failing action must not stop the others
                 log.exception("%s failed", action.key)
@@ -211,6 +219,7 @@ def run_tick(rt: Runtime, now: datetime, *, dry_run: bool = False) -> TickReport
             sending.went(action)
             if event is not None and action.pair_id:
                 states[action.pair_id] = apply(states[action.pair_id], event)
+                replan.add(action.pair_id)
     report.waiting = len(sending.held)
     report.seconds = clock.monotonic() - started
     if dry_run:

@@ -127,6 +127,7 @@ def program_dir(state: Path, pairs: int, directory: Path) -> Path:
 def ticks_child(config: Path, pairs: int) -> dict[str, Any]:
     from agent.config import load_config
     from agent.runtime import Runtime
+    from agent.service import keep_long_lived
     from agent.tick import run_tick
 
     state = config.parent / "state.db"
@@ -154,6 +155,7 @@ def ticks_child(config: Path, pairs: int) -> dict[str, Any]:
             started = time.perf_counter()
             report = run_tick(rt, now + timedelta(minutes=n))
             times.append(time.perf_counter() - started)
+            keep_long_lived()  # as the service does after each tick
             if report.performed or report.errors:
                 raise RuntimeError(f"the idle tick did something: {report.lines()[:5]}")
         out["first_tick"] = times[0]
@@ -167,6 +169,7 @@ def ticks_child(config: Path, pairs: int) -> dict[str, Any]:
         started = time.perf_counter()  # noticing a changed config, without any change
         run_tick(rt, now)
         out["reload_tick"] = time.perf_counter() - started
+        keep_long_lived()
         for k in (10, 100, 1000):
             added += k
             rt.cfg = load_config(_with_pairs(config, pairs + added, pairs))  # a config reload
@@ -175,6 +178,7 @@ def ticks_child(config: Path, pairs: int) -> dict[str, Any]:
             started = time.perf_counter()
             report = run_tick(rt, now)
             seconds = time.perf_counter() - started
+            keep_long_lived()
             emails = _sent(config.parent) - before
             busy.append(
                 {
