@@ -37,7 +37,7 @@ Changes to the program mid-flight, as the state records them:
 
 from __future__ import annotations
 
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -132,11 +132,17 @@ class Series(Frozen):
 
     def meetings(self) -> list[tuple[datetime, datetime]]:
         """(original start, actual start) of every meeting that takes place, by actual start.
-
-        Computed once per Series object (the planner asks several times per pair and
-        tick, and the store keeps the states between ticks); a changed series is a new
-        object. Callers must not change the list."""
+        Callers must not change the list."""
+        if not self.skipped and not self.moved:  # most series: no key to compute
+            return [(o, o) for o in self.starts()]
         return _meetings(self)
+
+    def starts(self) -> list[datetime]:
+        """The actual start of every meeting that takes place, in order. Computed once per
+        Series object (the planner asks several times per pair and tick, and the store
+        keeps the states between ticks; a changed series is a new object), and kept as
+        one list of times: at 10,000 pairs pairs of times would cost ~30 MB more."""
+        return _starts(self)
 
     def starting_from(self, earliest: datetime) -> Series | None:
         """This series begun at its first meeting on or after `earliest` (None if none)."""
@@ -149,18 +155,19 @@ class Series(Frozen):
 
     def held_before(self, now: datetime) -> list[datetime]:
         """Starts of the meetings that have ended by `now`."""
-        meetings = self.meetings()
-        ended = bisect_right(meetings, now - self.duration, key=lambda m: m[1])
-        return [start for _, start in meetings[:ended]]
+        starts = self.starts()
+        return starts[: bisect_right(starts, now - self.duration)]
 
     def last_held(self, now: datetime) -> datetime | None:
         """Start of the latest meeting that has ended by `now`."""
-        meetings = self.meetings()
-        ended = bisect_right(meetings, now - self.duration, key=lambda m: m[1])
-        return meetings[ended - 1][1] if ended else None
+        starts = self.starts()
+        ended = bisect_right(starts, now - self.duration)
+        return starts[ended - 1] if ended else None
 
     def next_after(self, now: datetime) -> datetime | None:
-        return next((start for _, start in self.meetings() if start >= now), None)
+        starts = self.starts()
+        later = bisect_left(starts, now)
+        return starts[later] if later < len(starts) else None
 
     def upcoming(self, now: datetime) -> list[tuple[datetime, datetime]]:
         """(original, actual) of the meetings that have not started by `now`."""
@@ -228,9 +235,15 @@ def recadence(
 
 
 @per_object
+def _starts(series: Series) -> list[datetime]:
+    if not series.skipped and not series.moved:
+        return series.slot().occurrences()
+    return [start for _, start in _meetings(series)]
+
+
+@per_object
 def _meetings(series: Series) -> list[tuple[datetime, datetime]]:
-    if not series.skipped and not series.moved:  # most series: no key to compute
-        return [(o, o) for o in series.slot().occurrences()]
+    """Series.meetings() of a series with a moved or skipped meeting."""
     skipped = {original_key(o) for o in series.skipped}
     return sorted(
         (
