@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
+
+import pytest
 
 from agent.config import load_config
 from agent.runtime import Runtime
@@ -32,56 +34,51 @@ def _sent_to(root: Path) -> dict[str, str]:
     return found
 
 
+@pytest.fixture
+def service(write_config: Callable[..., Path]) -> Iterator[tuple[Path, Runtime]]:
+    """The three-pair program's config file and the Runtime a running service holds."""
+    config = write_config(THREE_PAIRS)
+    rt = Runtime.open(load_config(config))
+    try:
+        yield config, rt
+    finally:
+        rt.close()
+
+
 def test_an_added_pair_is_welcomed_without_a_restart(
-    write_config: Callable[..., Path], tmp_path: Path
+    service: tuple[Path, Runtime], tmp_path: Path
 ) -> None:
-    config = write_config(THREE_PAIRS)
-    rt = Runtime.open(load_config(config))
-    try:
-        run_tick(rt, datetime(2027, 2, 25, 9, 0, tzinfo=BERLIN))
-        assert reload_config(rt, config) is None  # nothing changed
-        before = _sent_to(tmp_path)
-        last = "  - {id: eli-fay, mentor: eli, mentee: fay}\n"
-        text = THREE_PAIRS.replace("pairs:\n", GINA + "pairs:\n").replace(
-            last, last + "  - {id: gina-hal, mentor: gina, mentee: hal}\n"
-        )
-        config.write_text(text, encoding="utf-8")
-        assert reload_config(rt, config) == "config reloaded"
-        assert [p.id for p in rt.cfg.pairs][-1] == "gina-hal"
-        run_tick(rt, datetime(2027, 2, 25, 10, 0, tzinfo=BERLIN))
-        new = [to for name, to in _sent_to(tmp_path).items() if name not in before]
-        assert new and all("gina@example.org" in to or "hal@example.org" in to for to in new)
-    finally:
-        rt.close()
+    config, rt = service
+    run_tick(rt, datetime(2027, 2, 25, 9, 0, tzinfo=BERLIN))
+    assert reload_config(rt, config) is None  # nothing changed
+    before = _sent_to(tmp_path)
+    last = "  - {id: eli-fay, mentor: eli, mentee: fay}\n"
+    text = THREE_PAIRS.replace("pairs:\n", GINA + "pairs:\n").replace(
+        last, last + "  - {id: gina-hal, mentor: gina, mentee: hal}\n"
+    )
+    config.write_text(text, encoding="utf-8")
+    assert reload_config(rt, config) == "config reloaded"
+    assert [p.id for p in rt.cfg.pairs][-1] == "gina-hal"
+    run_tick(rt, datetime(2027, 2, 25, 10, 0, tzinfo=BERLIN))
+    new = [to for name, to in _sent_to(tmp_path).items() if name not in before]
+    assert new and all("gina@example.org" in to or "hal@example.org" in to for to in new)
 
 
-def test_a_broken_edit_keeps_the_config_in_use(
-    write_config: Callable[..., Path], tmp_path: Path
-) -> None:
-    config = write_config(THREE_PAIRS)
-    rt = Runtime.open(load_config(config))
-    try:
-        config.write_text(THREE_PAIRS.replace("mentee: fay", "mentee: nobody"), encoding="utf-8")
-        outcome = reload_config(rt, config)
-        assert outcome and "has errors" in outcome and "unknown participant 'nobody'" in outcome
-        assert rt.cfg.pair("eli-fay").mentee == "fay"
-    finally:
-        rt.close()
+def test_a_broken_edit_keeps_the_config_in_use(service: tuple[Path, Runtime]) -> None:
+    config, rt = service
+    config.write_text(THREE_PAIRS.replace("mentee: fay", "mentee: nobody"), encoding="utf-8")
+    outcome = reload_config(rt, config)
+    assert outcome and "has errors" in outcome and "unknown participant 'nobody'" in outcome
+    assert rt.cfg.pair("eli-fay").mentee == "fay"
 
 
-def test_connector_and_storage_changes_wait_for_a_restart(
-    write_config: Callable[..., Path], tmp_path: Path
-) -> None:
-    config = write_config(THREE_PAIRS)
-    rt = Runtime.open(load_config(config))
-    try:
-        edited = THREE_PAIRS.replace("path: mail}", "path: elsewhere}").replace(
-            'hours: "08:00-11:00"', 'hours: "08:00-12:00"'
-        )
-        config.write_text(edited, encoding="utf-8")
-        assert reload_config(rt, config) == (
-            "config changes to mail take effect after a restart; kept as is"
-        )
-        assert rt.cfg.mail.path == "mail"
-    finally:
-        rt.close()
+def test_connector_and_storage_changes_wait_for_a_restart(service: tuple[Path, Runtime]) -> None:
+    config, rt = service
+    edited = THREE_PAIRS.replace("path: mail}", "path: elsewhere}").replace(
+        'hours: "08:00-11:00"', 'hours: "08:00-12:00"'
+    )
+    config.write_text(edited, encoding="utf-8")
+    assert reload_config(rt, config) == (
+        "config changes to mail take effect after a restart; kept as is"
+    )
+    assert rt.cfg.mail.path == "mail"
