@@ -406,6 +406,10 @@ class Config(Strict):
     def pair(self, pair_id: str) -> Pair:
         return self._pairs[pair_id]
 
+    def find_pair(self, pair_id: str | None) -> Pair | None:
+        """The pair as the config has it; None for a pair no longer in it."""
+        return self._pairs.get(pair_id) if pair_id is not None else None
+
     @cached_property
     def _people(self) -> dict[str, Participant]:
         return {p.id: p for p in self.participants}

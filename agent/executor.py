@@ -30,7 +30,6 @@ from agent.outbound import compose, message_id
 from agent.planner import Action
 from agent.program import Booked, Event, Member, PairState, Sent, Series
 from agent.render import Renderer
-from agent.risk import configured_pair
 from agent.store import Store
 from agent.tokens import reply_address
 from connectors.base import Calendar, Mailbox
@@ -100,7 +99,7 @@ class Executor:
     # -- building ---------------------------------------------------------------------------
 
     def _in_config(self, pair_id: str | None) -> bool:
-        return configured_pair(self.cfg, pair_id) is not None
+        return self.cfg.find_pair(pair_id) is not None
 
     def _people(self, pair_id: str, states: dict[str, PairState]) -> dict[Role, Member]:
         """The pair's people: from the config, or as remembered for a removed pair."""

@@ -32,7 +32,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from agent.config import Config, Pair
+from agent.config import Config
 from agent.model import ROLES, Role
 from agent.program import BEFORE_AGREEMENT, ENDED, MEETING_STAGES, PairState, Stage
 
@@ -71,25 +71,17 @@ def _at(entry: Mapping[str, Any]) -> datetime | None:
 
 def _names(cfg: Config, state: PairState) -> dict[Role, str]:
     """First names of the pair's people: from the config, or as remembered once removed."""
-    pair = configured_pair(cfg, state.pair_id)
+    pair = cfg.find_pair(state.pair_id)
     if pair is not None:
         return {r: cfg.participant(getattr(pair, r)).first_name for r in ROLES}
     return {r: m.first_name for r, m in state.members.items()}
 
 
 def _emails(cfg: Config, state: PairState) -> dict[Role, str]:
-    pair = configured_pair(cfg, state.pair_id)
+    pair = cfg.find_pair(state.pair_id)
     if pair is not None:
         return {r: cfg.participant(getattr(pair, r)).email for r in ROLES}
     return {r: m.email for r, m in state.members.items()}
-
-
-def configured_pair(cfg: Config, pair_id: str | None) -> Pair | None:
-    """The pair as the config has it; None for a pair no longer in it."""
-    try:
-        return cfg.pair(pair_id) if pair_id is not None else None
-    except KeyError:
-        return None
 
 
 def _and(names: list[str]) -> str:

@@ -69,7 +69,7 @@ def keep_long_lived() -> None:
     gc.freeze()
 
 
-def _stamp(path: Path) -> tuple[int, int] | None:
+def _file_version(path: Path) -> tuple[int, int] | None:
     try:
         found = path.stat()
     except OSError:
@@ -96,13 +96,13 @@ def serve(cfg: Config, config_path: Path) -> int:
 
     rt = Runtime.open(cfg)
     scheduler = schedule.Scheduler()
-    seen = _stamp(config_path)
+    seen = _file_version(config_path)
 
     def tick() -> None:
         nonlocal seen
-        if reread.is_set() or _stamp(config_path) != seen:
+        if reread.is_set() or _file_version(config_path) != seen:
             reread.clear()
-            seen = _stamp(config_path)
+            seen = _file_version(config_path)
             outcome = reload_config(rt, config_path)
             if outcome:
                 log.warning("%s", outcome)

@@ -229,9 +229,12 @@ class Store(ABC):
                 self.flush()
         finally:
             self._close(keep=flush)
-            if self._lock_handle:
-                self._lock_handle.close()
-                self._lock_handle = None
+            self._release_lock()
+
+    def _release_lock(self) -> None:
+        if self._lock_handle:
+            self._lock_handle.close()
+            self._lock_handle = None
 
     def backup_files(self) -> list[Path]:
         """The daily backups, oldest first."""

@@ -93,7 +93,7 @@ class JsonStore(Store):
             }
             self._check_schema()
         except BaseException:
-            self._release()
+            self._release_lock()
             raise
 
     # -- queries ---------------------------------------------------------------------------
@@ -214,11 +214,6 @@ class JsonStore(Store):
         if not keep:  # a dry run leaves no trace
             self.db.storage._cache_modified_count = 0  # type: ignore[attr-defined]
         self.db.close()
-
-    def _release(self) -> None:
-        if self._lock_handle:
-            self._lock_handle.close()
-            self._lock_handle = None
 
 
 def _replace_with(record: dict[str, Any]) -> Callable[[dict[str, Any]], None]:

@@ -306,9 +306,7 @@ class SqliteStore(Store):
         if conn is not None:
             conn.close()
             self.conn = None  # type: ignore[assignment]
-        if self._lock_handle:
-            self._lock_handle.close()
-            self._lock_handle = None
+        self._release_lock()
 
 
 def _connect(path: Path, *, writer: bool) -> sqlite3.Connection:
