@@ -757,7 +757,7 @@ class MailServers:
         criteria: list[Any],
         folder: str = "INBOX",
         count: int = 1,
-        timeout: float = 10.0,
+        timeout: float = 30.0,
     ) -> list[int]:
         """UIDs of `count` messages matching `criteria` in `folder`, waiting for delivery."""
         client = self.imap(user)

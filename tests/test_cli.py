@@ -74,7 +74,7 @@ def serve_until_sigterm(config: Path, state: Path) -> str:
         cwd=Path(__file__).resolve().parents[1],
         env={**os.environ, "PYTHONPATH": "."},
     )
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 60
     while not state.exists() and time.monotonic() < deadline:
         time.sleep(0.1)
     service.send_signal(signal.SIGTERM)

@@ -198,7 +198,7 @@ def test_idle_wakes_up_on_smtp_delivery(
     box.fetch(None)
     t0 = time.monotonic()
     assert box.wait(0.3) is False  # nothing arrives: times out
-    assert 0.25 < time.monotonic() - t0 < 2
+    assert 0.25 < time.monotonic() - t0 < 10  # (upper bound: it did not hang)
 
     def deliver() -> None:
         time.sleep(0.3)
@@ -207,16 +207,16 @@ def test_idle_wakes_up_on_smtp_delivery(
     thread = threading.Thread(target=deliver)
     t0 = time.monotonic()
     thread.start()
-    assert box.wait(15) is True
+    assert box.wait(60) is True
     woke = time.monotonic() - t0
     thread.join()
-    assert woke < 5, woke
+    assert woke < 30, woke  # woken by the delivery, not by the end of the wait
     TIMINGS.append(("IDLE woke up after an SMTP submission", woke))
     # mail that arrived between the fetch and the wait is not slept through
     mail_servers.send(sender, [user.login], raw("between"))
     mail_servers.wait_for(user, ["SUBJECT", "message between"])
     t0 = time.monotonic()
-    assert box.wait(10) is True and time.monotonic() - t0 < 1
+    assert box.wait(60) is True and time.monotonic() - t0 < 30
     messages, _ = box.fetch(None)
     assert {"pushed", "between"} <= set(ids(messages))
 
@@ -389,7 +389,7 @@ def test_wait_without_idle_polls(
     )
     t0 = time.monotonic()
     assert box.wait(0.3) is False  # slept: the service's regular poll fetches
-    assert 0.25 < time.monotonic() - t0 < 1.5
+    assert 0.25 < time.monotonic() - t0 < 10  # (upper bound: it did not hang)
 
 
 def test_a_failed_move_is_reported_and_the_messages_come_back(
