@@ -1,7 +1,8 @@
 """`mentormail`: the coordinator's commands. Thin: parse arguments, call the agent, print.
 
-Exit codes: 0 success, 1 the run had errors (a connector failed), 2 the config
-or the arguments are wrong (printed as `key.path: message`, no traceback).
+Exit codes: 0 success, 1 the run had errors (a connector failed), 2 the config,
+the state file or the arguments cannot be used (printed as `key.path: message` or one
+`mentormail: ...` line, no traceback; the state file is left as it was).
 
 Modules are imported by the command that needs them, so `--help` starts with argparse
 alone and `validate` with the config models (bench/startup.py measures both).
@@ -266,7 +267,10 @@ def _cmd_report(args: argparse.Namespace) -> int:
     cfg = load_config(args.config)
     out = Path(args.output) if args.output else None
     with Store.reading(state_path(cfg)) as store:
-        text = write_report(cfg, store, _now(args.now, cfg), args.format, out)
+        try:
+            text = write_report(cfg, store, _now(args.now, cfg), args.format, out)
+        except OSError as exc:
+            raise UsageError(f"cannot write the report to {out}: {exc.strerror}") from None
     print(text.rstrip("\n"))
     return EXIT_OK
 
@@ -496,8 +500,12 @@ def _one_shot(args: argparse.Namespace, *, process_ends: bool) -> int:
 # Errors a user can act on, by the module that defines them. A module that was never
 # imported cannot have raised its error, so they are looked up only in sys.modules:
 # that keeps `validate` from loading jinja2 and the state store just to catch theirs.
-_USAGE = (("agent.config", "ConfigError"), ("agent.render", "TemplateError"))
-_FAILED = (("agent.store", "StoreError"), ("connectors.base", "ConnectorError"))
+_USAGE = (
+    ("agent.config", "ConfigError"),
+    ("agent.render", "TemplateError"),
+    ("agent.store", "StoreError"),
+)
+_FAILED = (("agent.store", "StoreBusy"), ("connectors.base", "ConnectorError"))
 
 
 def _raised(exc: Exception, known: tuple[tuple[str, str], ...]) -> bool:
@@ -515,12 +523,12 @@ def _known_failure(exc: Exception) -> int:
         for problem in problems:
             print(problem, file=sys.stderr)
         return EXIT_USAGE
-    if isinstance(exc, UsageError) or _raised(exc, _USAGE):
-        print(f"mentormail: {exc}", file=sys.stderr)
-        return EXIT_USAGE
     if _raised(exc, _FAILED):
         print(f"mentormail: {exc}", file=sys.stderr)
         return EXIT_ERRORS
+    if isinstance(exc, UsageError) or _raised(exc, _USAGE):
+        print(f"mentormail: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     raise exc
 
 

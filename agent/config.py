@@ -31,6 +31,7 @@ from pydantic import (
     model_validator,
 )
 
+from agent import bounded_yaml
 from agent.timefmt import (
     WeeklyHours,
     format_duration,
@@ -101,6 +102,20 @@ EmailStr = Annotated[
 ]
 Weekday = Annotated[int, BeforeValidator(parse_weekday), WithJsonSchema({"type": "string"})]
 Identifier = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", max_length=64)]
+AuthservId = Annotated[str, Field(pattern=r"^[^\s;()\"=]+$", max_length=255)]
+AuthservIds = Annotated[
+    tuple[AuthservId, ...],
+    BeforeValidator(lambda v: (v,) if isinstance(v, str) else v),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string"},
+                {"type": "array", "items": {"type": "string"}},
+            ],
+            "examples": ["mx.google.com", ["mx.example.org", "mx2.example.org"]],
+        }
+    ),
+]
 
 
 class Strict(BaseModel):
@@ -346,6 +361,46 @@ class Security(Strict):
     # from token_key_file, else a key file is generated next to the state file.
     token_key_env: str = "MENTORMAIL_TOKEN_KEY"
     token_key_file: Path | None = None
+    # The authserv-id(s) the mail server that receives the program's mail writes in its
+    # Authentication-Results (e.g. mx.google.com): only its DMARC verdict is trusted, never
+    # one a sender wrote (agent.authresults). Unset: no message counts as authenticated.
+    authserv_id: AuthservIds = ()
+    # A reply that would change something (agree, move, skip, pause, leave, rate, ...),
+    # with a reply token or in our thread but without a trusted DMARC pass: "confirm"
+    # asks the participant at their configured address to confirm it by replying;
+    # "coordinator" passes it to the coordinator. Either way it is not applied as is.
+    unauthenticated: Literal["confirm", "coordinator"] = "confirm"
+    # How long a confirmation waits for the reply; then the coordinator is told.
+    confirm_within: Duration = timedelta(days=5)
+
+
+def _file_mode(value: object) -> int:
+    """A mode in octal digits, as text: YAML reads an unquoted 0640 as the number 416
+    and 640 as six hundred and forty, so only a quoted string is unambiguous."""
+    if not isinstance(value, str):
+        raise ValueError(f'{value!r}: write the mode in quotes, in octal, like "0640"')
+    if not re.fullmatch(r"0?[0-7]{3}", value.strip()):
+        raise ValueError(f'{value!r} is not an octal file mode like "0600" or "0640"')
+    mode = int(value, 8)
+    if mode & ~0o666:
+        raise ValueError(f"{value!r}: report files are not executable; use read/write bits only")
+    if mode & 0o600 != 0o600:
+        raise ValueError(f"{value!r}: the owner must keep read and write (0600)")
+    return mode
+
+
+FileMode = Annotated[
+    int,
+    BeforeValidator(_file_mode),
+    PlainSerializer(lambda mode: f"0{mode:o}", return_type=str),
+    WithJsonSchema({"type": "string", "pattern": r"^0?[0-7]{3}$", "examples": ["0600"]}),
+]
+
+
+class Reports(Strict):
+    # Files the commands write that hold personal data (`report --output`, `forget
+    # --export`, `preview --out`): owner only unless this says otherwise.
+    file_mode: FileMode = 0o600
 
 
 class Service(Strict):
@@ -377,6 +432,7 @@ class Config(Strict):
     security: Security = Security()
     service: Service = Service()
     limits: Limits = Limits()
+    reports: Reports = Reports()
     base_dir: Path = Path(".")  # the config file's folder; set by load_config
 
     @model_validator(mode="before")
@@ -566,22 +622,13 @@ def _pairs_from_csv(path: Path) -> list[dict[str, Any]]:
     return pairs
 
 
-# libyaml's loader where PyYAML was built with it (its wheels are): ten times faster
-_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+MAX_CONFIG_BYTES = 16 * 2**20  # far above any real program's config (2 MB at 10,000 people)
 
 
 def load_config(path: Path | str) -> Config:
     """Read, validate and cross-check a config file, or raise ConfigError."""
     path = Path(path)
-    try:
-        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_YAML_LOADER)
-    except OSError as exc:
-        raise ConfigError([f"{path}: cannot read: {exc.strerror}"]) from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError([f"{path}{where}: not valid YAML: {problem}"]) from None
+    raw = _read_yaml(path)
     if not isinstance(raw, dict):
         raise ConfigError([f"{path}: expected a mapping of sections (program, participants, ...)"])
     base_dir = path.resolve().parent
@@ -599,7 +646,47 @@ def load_config(path: Path | str) -> Config:
     problems += _connector_problems(raw)
     if problems:
         raise ConfigError(problems)
+    if config.program.templates is not None:
+        _check_template_folder(config.resolve(config.program.templates))
     return config
+
+
+def _check_template_folder(folder: Path) -> None:
+    """A link in the program's template folder that leads out of it is refused here
+    as well as by the renderer, so `validate` reports it before any email is built."""
+    from agent.confine import escaping
+
+    if not folder.is_dir():
+        return  # the renderer says so when it opens the folder
+    problems = [
+        f"program.templates: {entry.relative_to(folder)} resolves to {target}, outside "
+        f"{folder}; refused (put the file itself in the folder)"
+        for entry, target in escaping(folder)
+    ]
+    if problems:
+        raise ConfigError(problems)
+
+
+def _read_yaml(path: Path) -> Any:
+    """The file's YAML document; every problem (unreadable, too big, not YAML, aliases
+    that expand past agent.bounded_yaml's bounds) is one ConfigError line."""
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(MAX_CONFIG_BYTES + 1)
+    except OSError as exc:
+        raise ConfigError([f"{path}: cannot read: {exc.strerror}"]) from None
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ConfigError([f"{path}: larger than {MAX_CONFIG_BYTES // 2**20} MB; not a config"])
+    try:
+        return bounded_yaml.load(data.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError([f"{path}: not UTF-8 text (byte {exc.start})"]) from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        kind = "YAML too large" if isinstance(exc, bounded_yaml.YAMLTooLarge) else "not valid YAML"
+        raise ConfigError([f"{path}{where}: {kind}: {problem}"]) from None
 
 
 def _connector_problems(raw: dict[str, Any]) -> list[str]:

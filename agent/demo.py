@@ -93,6 +93,9 @@ pairs:
 mail: {{type: maildir, path: mail}}
 calendar: {{type: ics, path: calendar}}
 storage: {{path: state.json}}
+# The program's mail server, as it names itself in the Authentication-Results it adds
+# to each message: its DMARC verdict says whether a reply really comes from its sender.
+security: {{authserv_id: mx.example.org}}
 """
 
 STEP = timedelta(hours=4)
@@ -176,6 +179,8 @@ def _dina(kind: str, n: int) -> Reply | None:
 def _eli(kind: str, n: int) -> Reply | None:
     if kind == "agreement":
         return Reply(timedelta(hours=4), "De acuerdo - I agree.\n\nEli")
+    if kind == "confirm_change":  # the program could not be sure the agreement was his
+        return Reply(timedelta(hours=2), "Yes, that was me.\n\nEli")
     return None
 
 
@@ -194,6 +199,9 @@ PERSONAS: dict[str, Persona] = {
     "fay@example.ke": _fay,
 }
 OUTLOOK = {"ben@example.net", "dina@example.co.uk"}  # the others write like Gmail
+# Eli's domain publishes no DMARC policy: his replies carry no DMARC pass, so a change he
+# asks for by email waits until he confirms it (agent.trust).
+NO_DMARC = {"eli@example.es"}
 
 
 def _quote(original: EmailMessage, sender: str, body: str, when: datetime) -> str:
@@ -240,6 +248,19 @@ def _stranger(when: datetime) -> bytes:
     return message.as_bytes(policy=email.policy.SMTP)
 
 
+def _received(data: bytes, sender: str) -> bytes:
+    """The message as the program's mail server delivers it: with its own
+    Authentication-Results on top (RFC 8601), the verdict the agent trusts."""
+    domain = sender.rpartition("@")[2]
+    dmarc = "none" if sender in NO_DMARC else "pass"
+    field = (
+        "Authentication-Results: mx.example.org;\r\n"
+        f"       spf=pass smtp.mailfrom={domain};\r\n"
+        f"       dmarc={dmarc} header.from={domain}\r\n"
+    )
+    return field.encode("ascii") + data
+
+
 class Simulation:
     """Delivers the people's replies into the program's inbox at their simulated times."""
 
@@ -259,7 +280,7 @@ class Simulation:
             original = BytesParser(policy=email.policy.default).parsebytes(path.read_bytes())
             recipient = original["To"].addresses[0].addr_spec.lower()
             record = self.rt.store.sent(str(original["Message-ID"]).strip("<>"))
-            kind = record["kind"] if record else ""
+            kind = str(record["kind"]).partition(":")[0] if record else ""
             persona = PERSONAS.get(recipient)
             if persona is None:
                 continue
@@ -267,7 +288,8 @@ class Simulation:
             reply = persona(kind, n)
             if reply:
                 when = now + reply.after
-                self.queue.append((when, _reply(original, recipient, reply, when)))
+                data = _reply(original, recipient, reply, when)
+                self.queue.append((when, _received(data, recipient)))
 
     def deliver_due(self, now: datetime) -> None:
         inbox = mailbox.Maildir(self.root / "inbox")  # delivering, as an MTA would
@@ -296,7 +318,7 @@ def run_demo(directory: Path, *, weeks: int = 12, out: TextIO) -> int:
     try:
         while now <= end:
             if now == datetime(2027, 3, 10, 12, 0, tzinfo=zone):
-                sim.queue.append((now, _stranger(now)))
+                sim.queue.append((now, _received(_stranger(now), "offers@example.biz")))
             sim.deliver_due(now)
             report = run_tick(rt, now)
             lines = report.received + report.performed + [f"ERROR {e}" for e in report.errors]

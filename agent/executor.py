@@ -31,7 +31,7 @@ from agent.planner import Action
 from agent.program import Booked, Event, Member, PairState, Sent, Series
 from agent.render import Renderer
 from agent.store import Store
-from agent.tokens import reply_address
+from agent.tokens import bounce_address, reply_address
 from connectors.base import Calendar, Mailbox
 
 log = logging.getLogger(__name__)
@@ -94,7 +94,7 @@ class Executor:
             )
 
     def _message_id(self, action: Action) -> str:
-        return message_id(self.cfg.program.slug, action.key, self.domain)
+        return message_id(self.token_key, self.cfg.program.slug, action.key, self.domain)
 
     # -- building ---------------------------------------------------------------------------
 
@@ -159,6 +159,9 @@ class Executor:
                 },
                 now,
             )
+        if action.template == "confirm_change" and pair and state:  # agent.trust
+            member = extra.pop("member")
+            return participant_context(self.cfg, pair, state, member.role, now, extra)
         if action.role and pair and state:
             return participant_context(self.cfg, pair, state, action.role, now, extra)
         return coordinator_context(self.cfg, now, pair, state, action.template or "", extra)
@@ -261,6 +264,12 @@ class Executor:
             calendar=calendar,
             method=action.method if calendar else None,
         )
+        verp = getattr(self.mailbox, "envelope_sender", False)  # SMTP; not Maildir or APIs
+        if verp and action.pair_id and action.role and action.kind not in LEAVING:
+            # the SMTP envelope sender (VERP): bounces come back signed (agent.tokens)
+            sender = self.cfg.program.sender.email
+            bounces = bounce_address(sender, self.token_key, action.pair_id, action.role)
+            message["Return-Path"] = f"<{bounces}>"
         return Outgoing(to, message)
 
     # -- performing -------------------------------------------------------------------------
@@ -274,14 +283,17 @@ class Executor:
         outgoing = self.build(action, states, now)
         if not dry_run:
             record = self.store.action(action.key) or {}
-            already = record.get("status") == "pending" and self.mailbox.was_sent(
-                self._message_id(action)
-            )
+            # an intent recorded before an upgrade holds the Message-ID made the old way
+            sent_id = record.get("message_id") or self._message_id(action)
+            already = record.get("status") == "pending" and self.mailbox.was_sent(sent_id)
             if already:
                 log.info("%s: already sent before an interruption; not sending again", action.key)
             else:
                 self.mailbox.send(outgoing.message)
-            self.store.record_action(action.key, status="done", done_at=now, to=outgoing.to[1])
+                sent_id = self._message_id(action)
+            self.store.record_action(
+                action.key, status="done", done_at=now, to=outgoing.to[1], message_id=sent_id
+            )
         sequence = action.series.sequence if action.series else None
         return Sent(
             action.kind,

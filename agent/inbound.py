@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import codecs
 import hashlib
+import itertools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from email.utils import getaddresses, parsedate_to_datetime
 from functools import cache, cached_property
 from html.parser import HTMLParser
 
+from agent.mailbox_parse import NotOneMailbox, parse_mailbox
 from agent.model import InboundMessage
 
 __all__ = ["parse_message", "strip_reply"]
@@ -42,9 +44,18 @@ def parse_message(raw: bytes, *, max_bytes: int = 5_000_000) -> InboundMessage:
     bytes as UTF-8 or Windows-1252), so a bad header costs only itself.
     The decoded body text is capped at `max_bytes` (UTF-8) with a note in
     `problems`.
+
+    The work is bounded before it is done, whatever the message (issue 15):
+    MIME parts visited (`_MAX_PARTS`, `_MAX_DEPTH`), header values
+    (`_MAX_HEADER_VALUE`), HTML (`_MAX_HTML_CHARS`, `_MAX_HTML_TAGS`) and the
+    text handed to `strip_reply` (`_MAX_STRIP_CHARS`); what is left unread is
+    named in `problems`. A message with more lines starting "--" than parts
+    may be visited is parsed with `policy.compat32` only: `policy.default`
+    reads each part's headers with its structured parser, milliseconds a part.
     """
     problems: list[str] = []
-    for pol in (policy.default, policy.compat32):
+    many_parts = raw.count(b"\n--") > _MAX_PARTS
+    for pol in (policy.compat32,) if many_parts else (policy.default, policy.compat32):
         try:
             msg = message_from_bytes(raw, policy=pol)
             return _build(raw, msg, max_bytes, problems)
@@ -61,12 +72,14 @@ def parse_message(raw: bytes, *, max_bytes: int = 5_000_000) -> InboundMessage:
         references=(),
         text="",
         reply_text="",
+        sender_problem="unclear sender: the message cannot be parsed",
         problems=tuple(problems),
     )
 
 
 def _build(raw: bytes, msg: Message, max_bytes: int, problems: list[str]) -> InboundMessage:
     headers = _Headers(msg)
+    problems.extend(headers.problems)
     body = _Body()
     _visit(msg, body)
     problems.extend(body.problems)
@@ -76,9 +89,9 @@ def _build(raw: bytes, msg: Message, max_bytes: int, problems: list[str]) -> Inb
     if not message_id:
         problems.append("missing Message-ID")
         message_id = _digest_id(raw)
-    from_name, from_addr = _first_address(headers.raw("From"))
-    if not from_addr:
-        problems.append("missing or unparseable From")
+    from_name, from_addr, sender_problem = _sender(headers)
+    if sender_problem:
+        problems.append(sender_problem)
     date, date_problem = _parse_date(headers.raw("Date"))
     if date_problem:
         problems.append(date_problem)
@@ -87,6 +100,8 @@ def _build(raw: bytes, msg: Message, max_bytes: int, problems: list[str]) -> Inb
     text, truncated = _cap(text, max_bytes)
     if truncated:
         problems.append(f"body truncated to {max_bytes} bytes")
+    if len(text) > _MAX_STRIP_CHARS:
+        problems.append(f"reply looked for in the first {_MAX_STRIP_CHARS:,} characters only")
 
     bounce = _is_bounce(msg, headers, from_addr, body)
     return InboundMessage(
@@ -99,14 +114,16 @@ def _build(raw: bytes, msg: Message, max_bytes: int, problems: list[str]) -> Inb
         in_reply_to=_ids(headers.get("In-Reply-To")),
         references=_ids(headers.get("References")),
         text=text,
-        reply_text=strip_reply(text),
+        reply_text=strip_reply(_head(text, _MAX_STRIP_CHARS)),
         auto_reply=_auto_reply_reason(headers),
         bounce=bounce,
         failed_recipients=_failed_recipients(headers, body) if bounce else (),
-        bounce_reason=_bounce_reason(body) if bounce else "",
+        returned_ids=_returned_ids(msg, headers, text) if bounce else (),
+        bounce_reason=_bounce_reason(body, text) if bounce else "",
         calendar=tuple(body.calendar),
         attachments=tuple(body.attachments),
         dmarc_fail=_dmarc_fail(headers),
+        sender_problem=sender_problem,
         headers=headers.decoded,
         problems=tuple(dict.fromkeys(problems)),
     )
@@ -119,10 +136,23 @@ def _digest_id(raw: bytes) -> str:
 def _defects(msg: Message) -> list[str]:
     """Names of the defects the parser registered, e.g. `MissingHeaderBodySeparatorDefect`."""
     found: list[str] = []
-    for part in msg.walk():
+    for part in itertools.islice(msg.walk(), _MAX_PARTS):
         found.extend(f"MIME defect: {type(d).__name__}" for d in getattr(part, "defects", ()))
     return found
 
+
+# ---- bounds on the work for one message (issue 15): each is applied before the work
+
+_MAX_PARTS = 1_000  # MIME parts visited
+_MAX_DEPTH = 50  # levels of nested multiparts
+# Characters of one header value; longer ones are cut before RFC 2047 decoding, whose cost
+# (email.header.decode_header) grows with the square of the number of encoded words.
+_MAX_HEADER_VALUE = 16_000
+_MAX_HTML_CHARS = 2_000_000  # of one HTML part, before it is converted to text
+_MAX_HTML_TAGS = 30_000  # of one HTML part: html.parser handles about 100,000 tags a second
+_MAX_QUOTE_DEPTH = 20  # "> " marks for nested <blockquote>s; deeper ones get no more
+# Characters of the text handed to strip_reply: what the sender newly wrote is at the top.
+_MAX_STRIP_CHARS = 1_000_000
 
 # ---- headers
 
@@ -135,8 +165,17 @@ class _Headers:
     """
 
     def __init__(self, msg: Message) -> None:
-        self._raw = [(name, _unfold(_undo_surrogates(value))) for name, value in msg.raw_items()]
+        self.problems: list[str] = []
+        self._raw = [(name, self._bounded(name, value)) for name, value in msg.raw_items()]
         self.decoded = tuple((name, _decode_words(value)) for name, value in self._raw)
+
+    def _bounded(self, name: str, value: str) -> str:
+        """The value unfolded, cut at `_MAX_HEADER_VALUE` characters (before any decoding)."""
+        if len(value) > _MAX_HEADER_VALUE:
+            self.problems.append(f"{name} header cut to {_MAX_HEADER_VALUE:,} characters")
+            space = value.rfind(" ", _MAX_HEADER_VALUE // 2, _MAX_HEADER_VALUE)  # not in a word
+            value = value[: space if space > 0 else _MAX_HEADER_VALUE]
+        return _unfold(_undo_surrogates(value))
 
     def raw_all(self, name: str) -> list[str]:
         wanted = name.lower()
@@ -178,14 +217,24 @@ def _decode_words(value: str) -> str:
     return "".join(out)
 
 
-def _first_address(raw_value: str) -> tuple[str, str]:
-    """(display name, lower-cased addr-spec) of the first address, ("", "") if none.
+def _sender(headers: _Headers) -> tuple[str, str, str]:
+    """(display name, lower-cased addr-spec, "") of the one From mailbox, or ("", "", why not).
 
-    Addresses are split before RFC 2047 decoding, so an encoded comma in a
-    display name cannot split one address in two.
+    Exactly one From header holding exactly one mailbox, parsed strictly
+    (agent.mailbox_parse). Sender and Reply-To never name the sender: anyone
+    can write them. The mailbox is parsed before RFC 2047 decoding, so an
+    encoded comma or bracket in a display name cannot change the address.
     """
-    pairs = _addresses(raw_value)
-    return pairs[0] if pairs else ("", "")
+    values = headers.raw_all("From")
+    if not values:
+        return "", "", "unclear sender: no From header"
+    if len(values) > 1:
+        return "", "", f"unclear sender: {len(values)} From headers"
+    try:
+        name, addr = parse_mailbox(values[0], _decode_words)
+    except NotOneMailbox as exc:
+        return "", "", f"unclear sender: {exc} in From: {values[0][:200]!r}"
+    return name, addr, ""
 
 
 def _addresses(raw_value: str) -> list[tuple[str, str]]:
@@ -303,15 +352,69 @@ def _failed_recipients(headers: _Headers, body: _Body) -> tuple[str, ...]:
     return tuple(found)
 
 
-def _bounce_reason(body: _Body) -> str:
-    """The receiving server's words for the first failed recipient (Diagnostic-Code)."""
+# An SMTP reply with an enhanced status code (RFC 3463) on a line of its own.
+_SMTP_REPLY = re.compile(r"[45][0-9][0-9][ -][45]\.[0-9]{1,3}\.[0-9]{1,3}\b")
+_REASON_LINES = 200  # lines of a bounce without a report searched for the server's words
+
+
+def _bounce_reason(body: _Body, text: str) -> str:
+    """The receiving server's words for the first failed recipient.
+
+    The Diagnostic-Code of a report (RFC 3464 section 2.3.6); for a bounce without
+    one (Exim, qmail), the first line of its text that starts with an SMTP reply.
+    """
     for dsn in body.dsn:
         for block in re.split(r"\n\s*\n", dsn):
             fields = _dsn_fields(block)
             if fields.get("action", "").lower().startswith("failed"):
                 code = fields.get("diagnostic-code", "")
                 return code.partition(";")[2].strip() or code or fields.get("status", "")
+    for line in text.split("\n", _REASON_LINES)[:_REASON_LINES]:
+        if _SMTP_REPLY.match(line.strip()):
+            return line.strip()[:200]
     return ""
+
+
+# The returned message in a report (RFC 3464 section 2, RFC 6522, RFC 6533).
+_RETURNED_PARTS = frozenset(
+    {"message/rfc822", "text/rfc822-headers", "message/global", "message/global-headers"}
+)
+_MAX_RETURNED_IDS = 8
+
+
+def _returned_ids(msg: Message, headers: _Headers, text: str) -> tuple[str, ...]:
+    """Message-IDs of the message a bounce returns, most reliable first.
+
+    The copy (`message/rfc822`) or the headers (`text/rfc822-headers`) of the
+    returned message in a report; then `Message-ID:` lines in the text, where
+    Exim and qmail put the copy without a report; then the bounce's own
+    In-Reply-To/References (Gmail sets them). Anyone can write any of these: an
+    id counts only as one of ours that `agent.ingest` finds in the outbox, and
+    our ids cannot be guessed (agent.tokens).
+    """
+    found: dict[str, None] = {}
+    parts = msg.get_payload() if msg.is_multipart() else []
+    for part in parts if isinstance(parts, list) else []:
+        if isinstance(part, Message) and part.get_content_type() in _RETURNED_PARTS:
+            found.update(dict.fromkeys(_returned_part_ids(part)))
+    for line in text.split("\n"):
+        if line[:11].lower() == "message-id:":
+            found.update(dict.fromkeys(_ids(line[11:])))
+    found.update(dict.fromkeys(_ids(headers.get("In-Reply-To"))))
+    found.update(dict.fromkeys(_ids(headers.get("References"))))
+    return tuple(found)[:_MAX_RETURNED_IDS]
+
+
+def _returned_part_ids(part: Message) -> tuple[str, ...]:
+    payload = part.get_payload()
+    if isinstance(payload, list):  # message/rfc822: the parser made it a Message
+        inner = payload[0] if payload and isinstance(payload[0], Message) else Message()
+        return _ids(" ".join(str(v) for k, v in inner.raw_items() if k.lower() == "message-id"))
+    data = part.get_payload(decode=True)
+    text = _decode_bytes(data, "utf-8")[0] if isinstance(data, bytes) else str(payload)
+    head = _unfold(_normalise_newlines(text).split("\n\n", 1)[0])
+    fields = (line.partition(":") for line in head.split("\n"))
+    return _ids(" ".join(value for name, _, value in fields if name.lower() == "message-id"))
 
 
 def _dsn_fields(block: str) -> dict[str, str]:
@@ -339,9 +442,17 @@ def _dmarc_fail(headers: _Headers) -> bool:
 
 
 @dataclass
+class _Budget:
+    """What is left of the MIME parts one message may cost (`_MAX_PARTS`)."""
+
+    parts: int = _MAX_PARTS
+
+
+@dataclass
 class _Body:
     """What the MIME tree walk collects."""
 
+    budget: _Budget = field(default_factory=_Budget)  # shared by the bodies of one message
     texts: list[tuple[bool, str]] = field(default_factory=list)  # (is_html, text)
     calendar: list[str] = field(default_factory=list)
     attachments: list[str] = field(default_factory=list)
@@ -360,23 +471,33 @@ class _Body:
         self.problems.extend(other.problems)
 
 
-def _visit(part: Message, out: _Body) -> None:
-    """Walk the MIME tree (RFC 2046), not descending into attached messages."""
+def _visit(part: Message, out: _Body, depth: int = 0) -> None:
+    """Walk the MIME tree (RFC 2046), not descending into attached messages.
+
+    At most `_MAX_PARTS` parts, `_MAX_DEPTH` levels deep, are visited.
+    """
+    out.budget.parts -= 1
+    if out.budget.parts < 0 or depth > _MAX_DEPTH:
+        out.problems.append(f"MIME parts beyond {_MAX_PARTS:,} or {_MAX_DEPTH} levels not read")
+        return
     ctype = part.get_content_type()
     if ctype.startswith("multipart/") and isinstance(part.get_payload(), list):
         children = part.get_payload()
         if ctype == "multipart/alternative":
-            _visit_alternative(children, out)
+            _visit_alternative(children, out, depth + 1)
         else:
             for child in children:
-                _visit(child, out)
+                if out.budget.parts <= 0:
+                    out.problems.append(f"MIME parts beyond {_MAX_PARTS:,} not read")
+                    break
+                _visit(child, out, depth + 1)
     elif ctype == "message/delivery-status":
         out.dsn.append(_delivery_status_text(part))
     else:
         _visit_leaf(part, ctype, out)
 
 
-def _visit_alternative(children: list[Message], out: _Body) -> None:
+def _visit_alternative(children: list[Message], out: _Body, depth: int) -> None:
     """Keep the text of the first alternative with non-blank text/plain, else of the last one.
 
     RFC 2046 5.1.4 orders alternatives from plainest to richest; some mailers
@@ -384,10 +505,12 @@ def _visit_alternative(children: list[Message], out: _Body) -> None:
     attachments are collected from every alternative (Outlook puts the iTIP
     text/calendar part next to text/plain and text/html).
     """
+    if len(children) > out.budget.parts:
+        out.problems.append(f"MIME parts beyond {_MAX_PARTS:,} not read")
     subs = []
-    for child in children:
-        sub = _Body()
-        _visit(child, sub)
+    for child in children[: max(0, out.budget.parts)]:
+        sub = _Body(budget=out.budget)
+        _visit(child, sub, depth)
         subs.append(sub)
     with_plain = [s for s in subs if any(not is_html and t.strip() for is_html, t in s.texts)]
     with_text = [s for s in subs if any(t.strip() for _, t in s.texts)] or [
@@ -404,7 +527,9 @@ def _visit_leaf(part: Message, ctype: str, out: _Body) -> None:
     if ctype == "text/calendar" or filename.lower().endswith(".ics"):
         out.calendar.append(_part_text(part, out))
     if ctype in ("text/plain", "text/html") and not is_attachment:
-        out.texts.append((ctype == "text/html", _part_text(part, out)))
+        is_html = ctype == "text/html"
+        text = _part_text(part, out)
+        out.texts.append((is_html, _bounded_html(text, out.problems) if is_html else text))
     elif ctype != "text/calendar" or is_attachment:
         out.attachments.append(filename or ctype)
 
@@ -576,6 +701,14 @@ _DECODERS: dict[str, Callable[[bytes], str]] = {
 }
 
 
+def _head(text: str, limit: int) -> str:
+    """At most `limit` characters of `text`, cut at a line end when there is one."""
+    if len(text) <= limit:
+        return text
+    cut = text.rfind("\n", 0, limit)
+    return text[: cut if cut > 0 else limit]
+
+
 def _normalise_newlines(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
@@ -685,7 +818,7 @@ class _HtmlText(HTMLParser):
             self._append(line)
 
     def _append(self, line: str) -> None:
-        prefix = "> " * self._depth
+        prefix = "> " * min(self._depth, _MAX_QUOTE_DEPTH)
         self.lines.append((prefix + line).rstrip())
 
     def text(self) -> str:
@@ -693,11 +826,28 @@ class _HtmlText(HTMLParser):
         return re.sub(r"\n{3,}", "\n\n", "\n".join(self.lines)).strip("\n")
 
 
+_TAG_OPEN = re.compile("<")
+_HTML_CHUNK = 65_536  # html.parser copies its whole buffer at each feed: fed in pieces
+
+
+def _bounded_html(html: str, problems: list[str]) -> str:
+    """The HTML up to `_MAX_HTML_CHARS` characters and `_MAX_HTML_TAGS` tags."""
+    end = min(len(html), _MAX_HTML_CHARS)
+    tag = next(itertools.islice(_TAG_OPEN.finditer(html, 0, end), _MAX_HTML_TAGS, None), None)
+    end = tag.start() if tag else end
+    if end < len(html):
+        problems.append(
+            f"HTML part cut to {_MAX_HTML_CHARS:,} characters and {_MAX_HTML_TAGS:,} tags"
+        )
+    return html[:end]
+
+
 def _html_to_text(html: str) -> str:
     """Readable text of an HTML body (see `_HtmlText`); never raises."""
     parser = _HtmlText()
     try:
-        parser.feed(html)
+        for start in range(0, len(html), _HTML_CHUNK):
+            parser.feed(html[start : start + _HTML_CHUNK])
         parser.close()
     except Exception:  # html.parser is lenient; this guards against surprises only
         return re.sub(r"<[^>]*>", " ", html)
@@ -1053,6 +1203,7 @@ _QUANTIFIER = re.compile(r"(?:[?*+]|\{\d*(?:,\d*)?\})[?+]?")
 # an escaped symbol, or a character that is not an anchor.
 _ONE_CHARACTER = re.compile(r"\[.+\]|\\[dDsSwW]|\\\W|[^\\^$]", re.DOTALL)
 _ASCII = [chr(code) for code in range(128)]
+_MAX_LINE_CHARS = 10_000  # a longer line is text: never a separator, header or signature
 
 
 def _branches(pattern: str) -> list[list[tuple[str, str]]]:
@@ -1167,7 +1318,11 @@ class _LineStartIndex:
         self._patterns: dict[str | None, re.Pattern[str] | None] = {}
 
     def match(self, text: str) -> bool:
-        key = text.lstrip()[:1] if text.isascii() else None
+        if self._prefix:  # `^\s*`: matched here, so that blanks cost no backtracking
+            text = text.lstrip()
+        if len(text) > _MAX_LINE_CHARS:
+            return False
+        key = text[:1] if text.isascii() else None
         try:
             pattern = self._patterns[key]
         except KeyError:
@@ -1242,11 +1397,11 @@ _UPPER = "A-ZÀ-ÖØ-ÞĀ-ž"  # ASCII and Latin-1 capitals, Latin Extended-A ("
 # A closing alone, or followed by a name on the same line ("Cheers, Ana").
 _SIGN_OFF = _LineStartIndex(
     _column(lambda lang: lang.closings),
-    rf"\s*[,.!。！，、]*(?-i:\s+[{_UPPER}][\w.'-]*){{0,2}}\s*[.!。！]?\s*$",
+    rf"\s*+[,.!。！，、]*+(?-i:\s++[{_UPPER}][\w.'-]*+){{0,2}}+\s*+[.!。！]?+\s*+$",
     after_blanks=True,
 )
 # "-Ana", "— Ana Silva", "/Ana" (Swedish).
-_DASH_NAME = re.compile(rf"^\s*[-–—/]\s?[{_UPPER}][\w.'-]*(?:\s[{_UPPER}][\w.'-]*){{0,2}}\s*$")
+_DASH_NAME = re.compile(rf"^\s*+[-–—/]\s?[{_UPPER}][\w.'-]*+(?:\s[{_UPPER}][\w.'-]*+){{0,2}}+\s*+$")
 _SENTENCE_END = re.compile(r"[a-z]{2,}[.?!]$|[。？]$")
 _SEPARATOR_ONLY = re.compile(r"^[\s\-_=*~]*$")
 _MAX_SIGNATURE_LINES = 6
@@ -1340,6 +1495,8 @@ def _attribution_at(
     span = _wrapped_attribution_at(lines, i, ends, tried)
     if span != 1 and i in ends:  # both one-line forms end with the colon
         line = lines[i].strip()
+        if len(line) > _MAX_HEADER_CHARS:
+            return span
         if "@" in line and _ADDRESSED_ATTRIBUTION.match(line):  # "@": see `_ADDRESS`
             return 1
         if _is_quoted(_next_content(lines, i + 1)) and _NAMED_ATTRIBUTION.match(line):
@@ -1456,6 +1613,8 @@ def _cut_signature(lines: list[str]) -> list[str]:
     """
     for i in range(_first_text(lines) + 1, len(lines)):
         line = lines[i]
+        if not line or line.isspace():  # matches neither, and costs no call
+            continue
         if (line[:2] == "--" and _SIG_DELIMITER.match(line)) or _SIGNATURE_START.match(line):
             lines = lines[:i]
             break
@@ -1465,7 +1624,7 @@ def _cut_signature(lines: list[str]) -> list[str]:
 
 def _trim_trailing(lines: list[str]) -> list[str]:
     end = len(lines)
-    while end and _SEPARATOR_ONLY.match(lines[end - 1]):
+    while end and (not lines[end - 1].strip() or _SEPARATOR_ONLY.match(lines[end - 1])):
         end -= 1
     return lines[:end]
 

@@ -8,29 +8,43 @@ own participants; anything else is quarantined with the reason.
 `route` decides the outcome: a machine's message (auto-reply, bounce) is
 logged and never answered; a calendar reply is logged per attendee; a human
 reply becomes a `Replied` event, progress-log entries and, when a person
-should look at it, a notice to the coordinator with the text.
+should look at it, a notice to the coordinator with the text. What a reply
+may change depends on how it was matched and authenticated (agent.trust).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from typing import Any, Literal, Protocol
 from zoneinfo import ZoneInfo
 
-from agent import reschedule
+from agent import reschedule, trust
 from agent.config import Config, Pair
 from agent.ics import IcsError, parse_itip
-from agent.model import InboundMessage, IntentKind, Interpretation, Role
+from agent.model import InboundMessage, Intent, IntentKind, Interpretation, Role
 from agent.planner import Action, Timeline
-from agent.program import Away, Bounced, Event, Moved, PairState, Replied, Skipped
+from agent.program import (
+    Away,
+    Bounced,
+    Event,
+    Hold,
+    Moved,
+    PairState,
+    Replied,
+    Settle,
+    Skipped,
+)
 from agent.replies import interpret
 from agent.reschedule import Decision
-from agent.tokens import read_token
+from agent.tokens import keyed_message_id, read_bounce_address, read_token
+from agent.trust import Standing
 from agent.when import return_date
 
-Outcome = Literal["applied", "needs_human", "auto_reply", "bounce", "calendar", "quarantined"]
+Outcome = Literal[
+    "applied", "needs_human", "held", "auto_reply", "bounce", "calendar", "quarantined"
+]
 
 # Intents a person has to act on, with how the coordinator is told. A reschedule or skip
 # that fits is carried out by the agent instead (see `_meeting_request`).
@@ -48,9 +62,10 @@ _FOR_A_HUMAN = {
 class Match:
     pair_id: str | None = None
     role: Role | None = None
-    via: str | None = None  # "token", "thread" or "sender"
+    via: str | None = None  # "token", "thread", "sender" or "bounce"
     replied_to: str | None = None  # the kind of our email this answers (agreement, follow_up ...)
     problem: str | None = None  # why the message cannot be trusted or placed
+    address: str | None = None  # for a bounce: the participant's address that failed
 
 
 @dataclass(frozen=True)
@@ -78,30 +93,36 @@ class SentMail(Protocol):
     def latest_sent(self, pair_id: str, role: str) -> Mapping[str, Any] | None: ...
 
 
+_MAX_THREAD_IDS = 20  # of our ids in In-Reply-To and References, the latest looked up
+
+
 def match(msg: InboundMessage, cfg: Config, token_key: bytes, sent: SentMail) -> Match:
-    """Which pair and role a message belongs to, or why it belongs to none."""
-    pairs = {p.id.lower(): p for p in cfg.pairs}
-    thread = next(
-        (
-            record
-            for i in (*msg.in_reply_to, *reversed(msg.references))
-            if (record := sent.sent(i)) is not None
-        ),
-        None,
-    )
-    replied_to = thread.get("kind") if thread else None
+    """Which pair and role a message belongs to, or why it belongs to none.
+
+    Only the one clear From mailbox names the sender (never Sender or Reply-To);
+    a message without one is quarantined, reported when it claims a pair. Only a
+    Message-ID made with the program's secret places a message in a thread: an
+    id made the old, guessable way proves nothing.
+    """
     if msg.bounce:
-        return _bounced_participant(msg, cfg)
-    if msg.from_addr == cfg.program.sender.email.lower():
-        return Match(problem="sent from the program's own address (mail loop)")
-    if msg.dmarc_fail:
-        return Match(problem="the sender's domain failed DMARC: the From address may be forged")
+        return _bounced_participant(msg, cfg, token_key, sent)
+    pairs = {p.id.lower(): p for p in cfg.pairs}
+    ours = [i for i in (*msg.in_reply_to, *reversed(msg.references)) if keyed_message_id(i)]
+    thread = next((r for i in ours[:_MAX_THREAD_IDS] if (r := sent.sent(i)) is not None), None)
+    replied_to = thread.get("kind") if thread else None
     token = read_token(msg.to_addrs, cfg.program.sender.email, token_key)
     candidates: list[tuple[str, Pair]] = []
     if token and token[0] in pairs:
         candidates.append(("token", pairs[token[0]]))
     if thread and str(thread.get("pair")).lower() in pairs:
         candidates.append(("thread", pairs[str(thread["pair"]).lower()]))
+    if msg.sender_problem:
+        via, pair = candidates[0] if candidates else (None, None)
+        return Match(pair_id=pair.id if pair else None, via=via, problem=msg.sender_problem)
+    if msg.from_addr == cfg.program.sender.email.lower():
+        return Match(problem="sent from the program's own address (mail loop)")
+    if msg.dmarc_fail:
+        return Match(problem="the sender's domain failed DMARC: the From address may be forged")
     for via, pair in candidates:
         role = _role_in(pair, cfg, msg.from_addr)
         if role is None:
@@ -119,14 +140,55 @@ def match(msg: InboundMessage, cfg: Config, token_key: bytes, sent: SentMail) ->
     return Match(problem=f"{msg.from_addr or 'an unknown sender'} is not a participant")
 
 
-def _bounced_participant(msg: InboundMessage, cfg: Config) -> Match:
-    """A bounce belongs to the participant whose address failed (we send one per message)."""
-    for address in msg.failed_recipients:
-        for pair in cfg.pairs:
-            role = _role_in(pair, cfg, address)
-            if role:
-                return Match(pair.id, role, "bounce")
-    return Match()
+NOT_OURS = "a bounce that names no message of ours"
+
+
+def _bounced_participant(
+    msg: InboundMessage, cfg: Config, token_key: bytes, sent: SentMail
+) -> Match:
+    """The participant whose address bounced, when the bounce ties to an email we sent them.
+
+    Anyone can send a delivery status notification naming any address, so a
+    bounce counts only (a) when the returned message (RFC 3464/6522) carries the
+    Message-ID of an email we sent and the failed address is that email's
+    recipient, or (b) when it came to the bounce address (VERP, agent.tokens)
+    signed for a pair's role and the failed address is that participant's. A
+    bounce about an email of ours that names another address is the
+    coordinator's to read; any other is quarantined, nothing changes.
+    """
+    pairs = {p.id.lower(): p for p in cfg.pairs}
+    failed = [a.lower() for a in msg.failed_recipients]
+    verp = read_bounce_address(msg.to_addrs, cfg.program.sender.email, token_key)
+    ours: Match | None = None
+    if verp and verp[0] in pairs:
+        pair, role = pairs[verp[0]], verp[1]
+        hit = _first_in(failed, cfg.participant(getattr(pair, role)).addresses)
+        if hit:
+            return Match(pair.id, role, "bounce", address=hit)
+        ours = Match(pair.id, via="bounce")
+    for message_id in msg.returned_ids:
+        record = sent.sent(message_id) if keyed_message_id(message_id) else None
+        if record is None:
+            continue
+        pair = pairs.get(str(record.get("pair")).lower())
+        role = record.get("role")
+        if pair is None or role not in ("mentor", "mentee"):
+            ours = ours or Match(pair.id if pair else None, via="bounce")
+            continue
+        recipients = cfg.participant(getattr(pair, role)).addresses
+        if record.get("to"):
+            recipients = (str(record["to"]).lower(),)
+        hit = _first_in(failed, recipients)
+        if hit:
+            return Match(pair.id, role, "bounce", address=hit)
+        ours = ours or Match(pair.id, via="bounce")
+    return ours or Match(via="bounce", problem=NOT_OURS)
+
+
+def _first_in(found: list[str], addresses: Iterable[str]) -> str | None:
+    """The first of `found` that is one of `addresses`."""
+    known = set(addresses)
+    return next((a for a in found if a in known), None)
 
 
 def sender_zone(cfg: Config, found: Match) -> ZoneInfo:
@@ -164,6 +226,12 @@ def route(
     "Friday 3pm") are read in it. With the config and the pair's state, a
     request to move or skip one meeting (or a calendar COUNTER) that fits is
     carried out instead of being passed to the coordinator.
+
+    A change asked for by a reply that is not both placed (our token or thread)
+    and authenticated (a trusted DMARC pass) is not applied (agent.trust): a
+    placed one is held for the participant's confirmation (`security.unauthenticated:
+    confirm`, outcome "held"), any other goes to the coordinator. A reply in a
+    confirmation's thread applies the change it holds.
     """
     at = received_at(msg, now)
     base = {"at": at, "pair": found.pair_id, "by": found.role, "message_id": msg.message_id}
@@ -177,16 +245,56 @@ def route(
         notice = _notice(msg, found, f"quarantined: {found.problem}") if suspicious else None
         return Routed("quarantined", found, notice=notice, reason=found.problem)
     context = _MeetingContext.of(cfg, found, state, now)
+    standing = Standing.of(msg, found.via, cfg)
     if msg.calendar:
-        return _calendar_reply(msg, found, base, context)
+        return _calendar_reply(msg, found, base, context, standing)
+    ref = trust.confirmation_ref(found.replied_to)
+    if ref is not None:
+        return _confirmation(msg, found, base, ref, tz, context)
     meaning = interpret(msg.reply_text, context=found.replied_to, now=at, tz=tz)
-    events: list[Event] = [Replied(found.role, at, meaning)]
+    asked: tuple[Intent, ...] = ()
+    if not standing.trusted:
+        meaning, asked = trust.split(meaning)
+    events, log, human = _apply(meaning, found.role, base, tz, context)
+    held = None
+    if asked:
+        wanted = "; ".join(trust.describe(i) for i in asked)
+        if standing.placed and context and not meaning.unsure and _confirms(context):
+            person = context.cfg.participant(getattr(context.pair, found.role))
+            held = trust.held(
+                msg, asked, found.role, person.id, at, now, context.cfg, found.replied_to
+            )
+            events.append(Hold(held))
+        else:
+            human.append(f"asks to {wanted}: not applied: {standing.why_not(msg.from_addr)}")
+    waiting = f"waiting for confirmation: {'; '.join(held.changes)}" if held else None
+    if human:
+        reason = "; ".join([*human, *([waiting] if waiting else [])])
+        return Routed("needs_human", found, events, log, _notice(msg, found, reason), reason)
+    if waiting:
+        return Routed("held", found, events, log, reason=waiting)
+    return Routed("applied", found, events, log)
+
+
+def _confirms(context: _MeetingContext) -> bool:
+    return context.cfg.security.unauthenticated == "confirm"
+
+
+def _apply(
+    meaning: Interpretation,
+    role: Role,
+    base: dict[str, Any],
+    tz: ZoneInfo,
+    context: _MeetingContext | None,
+) -> tuple[list[Event], list[dict[str, Any]], list[str]]:
+    """What a reply's meaning does: (events, progress-log entries, what a person must see)."""
+    events: list[Event] = [Replied(role, base["at"], meaning)]
     log = _log_entries(meaning, base)
     human = []
     for kind, reason in _FOR_A_HUMAN.items():
         if not meaning.has(kind):
             continue
-        decision = _meeting_request(meaning, kind, found.role, tz, context)
+        decision = _meeting_request(meaning, kind, role, tz, context)
         if decision and decision.event:
             events.append(decision.event)
             log.append(_change_entry(base, decision.event))
@@ -195,10 +303,54 @@ def route(
         human.append(f"{why}: {decision.reason}" if decision and decision.reason else why)
     if meaning.unsure:
         human.append(f"reply not understood ({meaning.unsure})")
+    return events, log, human
+
+
+def _confirmation(
+    msg: InboundMessage,
+    found: Match,
+    base: dict[str, Any],
+    ref: str,
+    tz: ZoneInfo,
+    context: _MeetingContext | None,
+) -> Routed:
+    """A reply in a confirmation's thread: the held change it names is applied, once.
+
+    Only the participant it was held for can confirm it, before it lapses; an answer
+    that says no settles it unapplied, and the coordinator is told.
+    """
+    assert found.role is not None
+    pending = next((h for h in context.state.held if h.ref == ref), None) if context else None
+    if pending and context:
+        person = context.cfg.participant(getattr(context.pair, found.role))
+        if (
+            pending.role != found.role
+            or pending.person != person.id
+            or pending.until <= context.now
+        ):
+            pending = None
+    if pending is None:
+        reason = "answers a confirmation that is no longer pending (confirmed already, or lapsed)"
+        reason += ": nothing applied"
+        events: list[Event] = [Replied(found.role, base["at"], Interpretation())]
+        return Routed(
+            "needs_human", found, events, notice=_notice(msg, found, reason), reason=reason
+        )
+    wanted = "; ".join(pending.changes)
+    if trust.refuses(msg.reply_text):
+        reason = f"says they did not ask to {wanted} (asked by email and not confirmed)"
+        events = [Settle(ref), Replied(found.role, base["at"], Interpretation())]
+        notice = _notice(msg, found, reason, text=pending.text)
+        return Routed("needs_human", found, events, notice=notice, reason=reason)
+    meaning = interpret(pending.text, context=pending.replied_to, now=pending.at, tz=tz)
+    request = {**base, "at": pending.at}
+    events, log, human = _apply(trust.only_changes(meaning), found.role, request, tz, context)
+    events.insert(0, Settle(ref))
     if human:
-        reason = "; ".join(human)
-        return Routed("needs_human", found, events, log, _notice(msg, found, reason), reason)
-    return Routed("applied", found, events, log)
+        reason = f"confirmed by reply: {'; '.join(human)}"
+        notice = _notice(msg, found, reason, text=pending.text)
+        return Routed("needs_human", found, events, log, notice, reason)
+    return Routed("applied", found, events, log, reason=f"confirmed: {wanted}")
 
 
 @dataclass(frozen=True)
@@ -265,14 +417,18 @@ def _change_entry(base: dict[str, Any], event: Moved | Skipped) -> dict[str, Any
 def _bounce(msg: InboundMessage, found: Match, base: dict[str, Any]) -> Routed:
     """Logged and the address marked as failing (the planner then tells the coordinator).
 
-    A bounce for an address that is not a participant's goes to the coordinator as is.
+    A bounce about an email of ours for an address that is not its recipient goes to
+    the coordinator as is; one that names no email of ours is quarantined (counted in
+    the digest) and changes nothing.
     """
+    if found.problem:
+        return Routed("quarantined", found, reason=found.problem)
     failed = ", ".join(msg.failed_recipients) or "an address"
     reason = f"delivery to {failed} failed"
     log = [{**base, "kind": "bounce", "text": reason}]
-    if found.role and msg.failed_recipients:
+    if found.role and found.address:
         why = msg.bounce_reason or msg.subject or "returned as undeliverable"
-        event = Bounced(found.role, msg.failed_recipients[0], why, base["at"])
+        event = Bounced(found.role, found.address, why, base["at"])
         return Routed("bounce", found, [event], log, reason=reason)
     return Routed("bounce", found, log=log, notice=_notice(msg, found, reason), reason=reason)
 
@@ -295,8 +451,10 @@ def _calendar_reply(
     found: Match,
     base: dict[str, Any],
     context: _MeetingContext | None,
+    standing: Standing,
 ) -> Routed:
-    """iTIP answers are logged per meeting; a COUNTER is a request to move one."""
+    """iTIP answers are logged per meeting; a COUNTER is a request to move one, carried
+    out only when the message is placed and authenticated (agent.trust)."""
     entries: list[dict[str, Any]] = []
     events: list[Event] = []
     human: list[str] = []
@@ -311,6 +469,10 @@ def _calendar_reply(
             text = f"{response.method} {response.partstat.lower()}{when}"
             entries.append({**base, "kind": "meeting_reply", "text": text})
             if response.method != "COUNTER" or found.role is None:
+                continue
+            if not standing.trusted:
+                why = standing.why_not(msg.from_addr)
+                human.append(f"proposes another time in the calendar: not applied: {why}")
                 continue
             if context is None:
                 human.append("proposes another time in the calendar")
@@ -355,7 +517,7 @@ def _log_entries(meaning: Interpretation, base: dict[str, Any]) -> list[dict[str
     return entries
 
 
-def _notice(msg: InboundMessage, found: Match, reason: str) -> Action:
+def _notice(msg: InboundMessage, found: Match, reason: str, text: str | None = None) -> Action:
     return Action(
         key=f"notice/{msg.message_id}",
         kind="coordinator_reply",
@@ -368,7 +530,7 @@ def _notice(msg: InboundMessage, found: Match, reason: str) -> Action:
                 "from_addr": msg.from_addr,
                 "subject": msg.subject,
                 "date": msg.date.isoformat() if msg.date else "",
-                "text": msg.reply_text or msg.text,
+                "text": text if text is not None else msg.reply_text or msg.text,
             },
         },
     )

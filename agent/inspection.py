@@ -63,7 +63,7 @@ def inspect_message(
     if cfg and sent:
         found = match(msg, cfg, key, sent)
         zone = sender_zone(cfg, found)
-        routed = route(msg, found, now, zone)
+        routed = route(msg, found, now, zone, cfg)  # cfg: its trust settings
         context = found.replied_to
         report["match"] = {k: v for k, v in asdict(found).items() if v is not None}
         report["outcome"] = routed.outcome

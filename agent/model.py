@@ -98,7 +98,7 @@ class InboundMessage:
     """
 
     message_id: str  # without angle brackets; "sha256:<hex>" of the raw bytes when missing
-    from_addr: str  # lower-cased addr-spec, "" when unparseable
+    from_addr: str  # lower-cased addr-spec; "" unless From is exactly one clear mailbox
     from_name: str
     to_addrs: tuple[str, ...]  # lower-cased: To, Cc, Delivered-To, X-Original-To
     subject: str
@@ -110,9 +110,13 @@ class InboundMessage:
     auto_reply: str | None = None  # why it is machine-generated (auto-reply), else None
     bounce: bool = False  # a delivery status notification (RFC 3464)
     failed_recipients: tuple[str, ...] = ()  # for bounces, when known
+    # for bounces: Message-IDs of the returned message (its copy or headers in the report)
+    returned_ids: tuple[str, ...] = ()
     bounce_reason: str = ""  # for bounces: the server's Diagnostic-Code, when given
     calendar: tuple[str, ...] = ()  # text/calendar parts (iTIP), decoded
     attachments: tuple[str, ...] = ()  # file names of attachments kept aside
     dmarc_fail: bool = False  # Authentication-Results says dmarc=fail
+    # why From is not exactly one clear mailbox (agent.mailbox_parse), "" when it is
+    sender_problem: str = ""
     headers: tuple[tuple[str, str], ...] = field(default=(), repr=False)  # decoded, in order
     problems: tuple[str, ...] = ()  # what was wrong with the message, if anything

@@ -1,8 +1,8 @@
 """Outgoing email: headers that thread, identify and protect, and iMIP invitations.
 
-Every message gets a Message-ID derived from its action's idempotency key, so
-the same action always produces the same id: that is how a re-run after a
-crash recognises a message that already left. `Auto-Submitted:
+Every message gets a Message-ID derived from its action's idempotency key and
+the program's secret, so the same action always produces the same id: that is
+how a re-run after a crash recognises a message that already left. `Auto-Submitted:
 auto-generated` (RFC 3834 section 5) tells well-behaved auto-responders not
 to answer, which keeps out-of-office replies from looping.
 
@@ -14,19 +14,19 @@ that only look at attachments.
 
 from __future__ import annotations
 
-import hashlib
 from datetime import datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
 
+from agent import tokens
 from agent.render import RenderedEmail
 
 
-def message_id(program_slug: str, key: str, domain: str) -> str:
-    """Stable Message-ID (without <>) for an action key."""
-    digest = hashlib.sha256(f"{program_slug}/{key}".encode()).hexdigest()[:32]
-    return f"mm.{digest}@{domain}"
+def message_id(token_key: bytes, program_slug: str, key: str, domain: str) -> str:
+    """Stable Message-ID (without <>) for an action key, keyed by the program's secret
+    so that nobody else can compute it (agent.tokens.message_id)."""
+    return tokens.message_id(token_key, program_slug, key, domain)
 
 
 def _address(name: str, email: str) -> Address:

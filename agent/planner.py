@@ -31,6 +31,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from agent.config import Config, Pair, Participant
+from agent.context import member_of
 from agent.memo import per_object
 from agent.model import ROLES, Role, other_role
 from agent.program import (
@@ -44,6 +45,7 @@ from agent.program import (
 )
 from agent.risk import Risk, risks
 from agent.slots import Availability, SlotSearch, find_series
+from agent.trust import CONFIRM_KIND
 
 Busy = Sequence[tuple[datetime, datetime]]
 LogEntries = Iterable[Mapping[str, Any]]
@@ -84,9 +86,11 @@ class Action:
 
     def describe(self) -> str:
         who = self.role or ("coordinator" if self.template else "calendar")
-        leaving = self.extra.get("member")
-        if isinstance(leaving, Member):  # someone who left the pair
-            who = f"{leaving.first_name} (former {leaving.role})"
+        member = self.extra.get("member")
+        if isinstance(member, Member) and self.template == CONFIRM_KIND:
+            who = member.role  # a confirmation, sent to the configured address
+        elif isinstance(member, Member):  # someone who left the pair
+            who = f"{member.first_name} (former {member.role})"
         pair = f"{self.pair_id}: " if self.pair_id else ""
         return f"{pair}{self.kind} -> {who}"
 
@@ -228,6 +232,7 @@ def plan_pair(
     if state.stage == Stage.CLOSING:
         _closing(plan, state, now)
         return plan.actions
+    _held_changes(plan, cfg, state, now)
     for role in ROLES:
         if role not in state.welcomed:
             plan.email("welcome", role)
@@ -304,6 +309,65 @@ def _departures(plan: _Plan, state: PairState, *, tell_partner: bool) -> None:
             previous = {**extra, "previous": departure.member}
             plan.email(
                 "partner_changed", partner, departure.member.id, stamp, extra=previous, **cancel
+            )
+
+
+def _held_changes(plan: _Plan, cfg: Config, state: PairState, now: datetime) -> None:
+    """Each change held for confirmation (agent.trust): while it waits, the confirmation
+    to the participant's configured address (never the address the request came from);
+    once it lapses, or the person is no longer in the pair, the coordinator is told.
+
+    The confirmation goes to no role (`role` None, the person in `extra["member"]`):
+    a reply's thread then names it, while a reply that only carries the person's token
+    cannot pass for an answer to it (agent.ingest reads "the latest email to that role"
+    only for emails to a role). Its replies come to the program's own address.
+    """
+    for held in state.held:
+        person = member_of(cfg.participant(getattr(plan.pair, held.role)))
+        if held.until <= now or person.id != held.person:
+            asker = next((d.member for d in state.departed if d.member.id == held.person), person)
+            until = held.until.astimezone(cfg.program.timezone)
+            why = (
+                f"the confirmation sent to {asker.email} was not answered by "
+                f"{until:%Y-%m-%d %H:%M %Z}"
+                if asker is person
+                else f"{asker.name} left the pair before confirming it"
+            )
+            plan.actions.append(
+                Action(
+                    f"{plan.prefix}/confirm_expired/{held.ref}",
+                    "confirm_expired",
+                    plan.pair_id,
+                    template="coordinator_reply",
+                    extra={
+                        "ref": held.ref,
+                        "reason": f"asks to {'; '.join(held.changes)}: not applied: asked "
+                        f"by email without a trusted DMARC pass, and {why}",
+                        "message": {
+                            "from_name": asker.name,
+                            "from_addr": asker.email,
+                            "subject": "",
+                            "date": held.at.isoformat(),
+                            "text": held.text,
+                        },
+                    },
+                )
+            )
+        elif held.role not in plan.bounced:
+            plan.actions.append(
+                Action(
+                    f"{plan.prefix}/{CONFIRM_KIND}/{held.ref}/{held.role}",
+                    f"{CONFIRM_KIND}:{held.ref}",
+                    plan.pair_id,
+                    template=CONFIRM_KIND,
+                    extra={
+                        "member": person,
+                        "ref": held.ref,
+                        "changes": list(held.changes),
+                        "asked_at": held.at.astimezone(ZoneInfo(person.timezone)),
+                        "until": held.until.astimezone(ZoneInfo(person.timezone)),
+                    },
+                )
             )
 
 

@@ -15,6 +15,7 @@ from agent.context import coordinator_context, participant_context
 from agent.digest import digest_context
 from agent.model import Role
 from agent.planner import Timeline, search_series, series_uid
+from agent.private_files import write_private
 from agent.program import PairState, Series
 from agent.render import RenderedEmail, Renderer
 from agent.runtime import state_path
@@ -81,8 +82,9 @@ def export_previews(
     for name in renderer.names():
         rendered = render_preview(renderer, cfg, name, pair_id, role, now)
         text, html = dest / f"{name}.txt", dest / f"{name}.html"
-        text.write_text(f"Subject: {rendered.subject}\n\n{rendered.text}", encoding="utf-8")
-        html.write_text(rendered.html, encoding="utf-8")
+        mode = cfg.reports.file_mode  # they hold the pair's names, addresses and goals
+        write_private(text, f"Subject: {rendered.subject}\n\n{rendered.text}", mode)
+        write_private(html, rendered.html, mode)
         written += [text, html]
     return written
 
@@ -103,6 +105,11 @@ def render_preview(
     extra["invitation_attached"] = not invites_attendees(cfg)
     if template == "follow_up" and state.series:
         extra["occurrence"] = state.series.first_start
+    if template == "confirm_change":  # agent.trust
+        zone = cfg.participant(getattr(pair, role)).timezone
+        until = now + cfg.security.confirm_within
+        extra |= {"changes": ["skip a meeting"], "asked_at": now, "until": until}
+        extra |= {k: extra[k].astimezone(zone) for k in ("asked_at", "until")}
     if template == "slot_options":
         offer = max(cfg.cadence.meetings.offer, 3)
         found = search_series(cfg, pair, max(now, Timeline.of(cfg).opens), count=offer)

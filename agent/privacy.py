@@ -6,7 +6,8 @@
   document: their config entry, their pairs' states as far as they concern them,
   the progress-log entries of their pairs (the words of the other participant are
   left out: they are that person's data), their replies as read, and the emails sent
-  to them. The export is written before anything is removed.
+  to them. The export is written before anything is removed, whole, mode 0600 (or
+  `reports.file_mode`); if it cannot be written, nothing is removed.
 - forget: their replies in the state lose their text, subject, reason and sender
   (the record stays, as `[removed]`, so the Message-ID is still recognised and a
   re-delivered copy is not read again); the progress-log entries they wrote keep
@@ -40,8 +41,6 @@ import email.parser
 import email.policy
 import email.utils
 import json
-import os
-import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -52,6 +51,7 @@ from typing import Any
 from agent.config import Config
 from agent.executor import MAX_ATTEMPTS
 from agent.planner import plan_removed
+from agent.private_files import write_private
 from agent.program import PairState, Stage
 from agent.store import Store, open_store
 
@@ -459,7 +459,13 @@ def forget_participant(
         held = holdings(store, person)
         if export_to is not None:
             document = export(cfg, store, person, now)
-            _write_private(export_to, json.dumps(document, indent=2, default=str) + "\n")
+            text = json.dumps(document, indent=2, default=str) + "\n"
+            try:
+                write_private(export_to, text, cfg.reports.file_mode)
+            except OSError as exc:
+                raise Refused(
+                    f"cannot write the export {export_to}: {exc.strerror}; nothing was forgotten"
+                ) from None
             report.exported = export_to
         report.files = _mail_files(cfg, person, held)
         if maildir_root(cfg) is None:
@@ -704,23 +710,6 @@ def _scrub_backups(path: Path, person: Person, now: datetime) -> dict[str, int]:
             store.close(flush=False)
             backup.with_name(backup.name + ".lock").unlink(missing_ok=True)
     return {"state backups mentioning them (cleaned the same way)": n}
-
-
-def _write_private(path: Path, text: str) -> None:
-    """Written whole or not at all, readable by the owner only: it is personal data."""
-    path = path.expanduser()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 # -- retention ----------------------------------------------------------------------------

@@ -310,6 +310,22 @@ class Departure(Frozen):
         return f"{self.member.id}/{stamp}"
 
 
+class Held(Frozen):
+    """A change a participant asked for by email that waits for their confirmation: the
+    request came with our token or thread but without a trusted DMARC pass, so a
+    confirmation went to their configured address (see `agent.trust`). `text` is what
+    they wrote, read again when they confirm; `changes` says what it asks, in words."""
+
+    ref: str  # names the confirmation (its action kind is "confirm_change:<ref>")
+    role: Role
+    person: str  # the participant's id: a replaced person's request lapses
+    at: datetime  # when they wrote it
+    until: datetime  # when it lapses unconfirmed (the coordinator is then told)
+    text: str
+    replied_to: str | None = None  # the kind of our email the request answered
+    changes: list[str] = []
+
+
 class PairState(Frozen):
     """What the agent knows about one pair. Which emails went out is not kept here:
     the outbox in the store remembers every action's idempotency key."""
@@ -342,6 +358,7 @@ class PairState(Frozen):
     departed: list[Departure] = []  # people replaced in this pair, oldest first
     members: dict[Role, Member] = {}  # the people of a removed pair
     removed_at: datetime | None = None  # when the pair was removed from the config
+    held: list[Held] = []  # requested changes waiting for confirmation, oldest first
 
     def bounced(self, role: Role, address: str) -> bool:
         """Mail to this address of `role` bounced (a changed address in the config clears it)."""
@@ -450,6 +467,20 @@ class Skipped:
 
 
 @dataclass(frozen=True)
+class Hold:
+    """A requested change waits for the participant's confirmation."""
+
+    held: Held
+
+
+@dataclass(frozen=True)
+class Settle:
+    """A held change was confirmed, refused or has lapsed: it waits no more."""
+
+    ref: str
+
+
+@dataclass(frozen=True)
 class Clock:
     """Time passed: closes pairs at the program's end and marks the first meeting held."""
 
@@ -506,6 +537,8 @@ Event = (
     | Replaced
     | Recadenced
     | Reissued
+    | Hold
+    | Settle
 )
 
 
@@ -542,6 +575,8 @@ def apply(state: PairState, event: Event) -> PairState:
         return _recadenced(state, event)
     if isinstance(event, Reissued):
         return _reissued(state, event)
+    if isinstance(event, Hold | Settle):
+        return _held(state, event)
     return _clock(state, event)
 
 
@@ -561,6 +596,8 @@ def _sent(state: PairState, event: Sent) -> PairState:
     step = {"retire_series": "calendar", "farewell": "farewell", "partner_changed": "partner"}
     if event.kind in step:
         return _departure_step(state, event, step[event.kind])
+    if event.kind == "confirm_expired" and event.ref:  # the coordinator was told
+        return _held(state, Settle(event.ref))
     if event.kind in ("end_series", "series_ended") and event.sequence is not None:
         who = role or "calendar"
         sent = {**state.earlier_sent, who: max(state.earlier_sent.get(who, -1), event.sequence)}
@@ -629,6 +666,17 @@ def _replied(state: PairState, event: Replied) -> PairState:
     return state
 
 
+MAX_HELD = 5  # per pair; a sixth request pushes out the oldest
+
+
+def _held(state: PairState, event: Hold | Settle) -> PairState:
+    ref = event.held.ref if isinstance(event, Hold) else event.ref
+    held = [h for h in state.held if h.ref != ref]
+    if isinstance(event, Hold):
+        held = [*held, event.held][-MAX_HELD:]
+    return state if held == state.held else _with(state, held=held)
+
+
 def _meeting_changed(state: PairState, event: Moved | Skipped) -> PairState:
     """A new SEQUENCE of the series with one meeting moved or skipped (RFC 5546 2.1.4)."""
     series = state.series
@@ -663,7 +711,8 @@ def _removed(state: PairState, event: Removed) -> PairState:
     """Closing for good: nothing more is planned but the cancel and the goodbye emails."""
     if state.removed_at is not None:
         return state
-    update: dict[str, object] = {"members": event.members, "removed_at": event.at}
+    # changes waiting for confirmation lapse with the pair (and their text goes)
+    update: dict[str, object] = {"members": event.members, "removed_at": event.at, "held": []}
     if state.stage == Stage.CLOSED:
         return _with(state, **update)
     told = any(role in state.welcomed for role in ROLES)

@@ -31,11 +31,13 @@ layouts and partials, not emails.
 
 from __future__ import annotations
 
+import os
+import posixpath
 import re
 import sys
 import unicodedata
 import weakref
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, time
@@ -45,8 +47,12 @@ from typing import Any
 
 import jinja2
 from jinja2 import ChoiceLoader, FileSystemLoader, StrictUndefined, nodes
+from jinja2.loaders import split_template_path
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup, escape
+
+from agent.confine import inside
+from agent.kept import visible
 
 __all__ = [
     "RenderedEmail",
@@ -401,6 +407,27 @@ def _autoescape(template_name: str | None) -> bool:
     return template_name is not None and template_name.endswith((".html.j2", ".html", ".htm"))
 
 
+class _ConfinedLoader(FileSystemLoader):
+    """A folder's templates, refusing a name that resolves outside the folder (a link
+    to /etc/passwd would otherwise be mailed out as an email's text); see agent.confine.
+    """
+
+    def get_source(
+        self, environment: jinja2.Environment, template: str
+    ) -> tuple[str, str, Callable[[], bool]]:
+        folder = self.searchpath[0]
+        path = posixpath.join(folder, *split_template_path(template))
+        if os.path.lexists(path) and not inside(folder, path):
+            raise TemplateError(
+                f"template {template} in {folder} resolves to {os.path.realpath(path)}, "
+                "outside that folder; refused (put the file itself in the folder)",
+                template=template,
+                filename=path,
+                problem="resolves outside the template folder",
+            )
+        return super().get_source(environment, template)
+
+
 # ---------------------------------------------------------------------------
 # Renderer
 
@@ -426,7 +453,7 @@ class Renderer:
             weakref.WeakKeyDictionary()
         )
         self._env = ImmutableSandboxedEnvironment(
-            loader=ChoiceLoader([FileSystemLoader(str(d), encoding="utf-8") for d in search]),
+            loader=ChoiceLoader([_ConfinedLoader(str(d), encoding="utf-8") for d in search]),
             undefined=StrictUndefined,
             trim_blocks=True,
             lstrip_blocks=True,
@@ -476,7 +503,10 @@ class Renderer:
                 html_template = self._load(name, LAYOUT, required=True)
                 assert html_template is not None
             html = self._render_document(html_template, html_vars)
-        return RenderedEmail(subject=subject, text=text, html=html.strip() + "\n")
+        # received text (a quoted reply, a goal) may hold lone surrogates: shown as U+FFFD
+        return RenderedEmail(
+            subject=visible(subject), text=visible(text), html=visible(html.strip() + "\n")
+        )
 
     def export(self, dest: Path) -> list[Path]:
         """Copy the default templates into ``dest`` to start overriding them.

@@ -20,6 +20,8 @@ Rules that keep the agent from acting on a misunderstanding:
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import re
 from collections.abc import Iterator, Mapping
 from datetime import datetime
@@ -81,7 +83,7 @@ PATTERNS: Mapping[IntentKind, Mapping[str, tuple[str, ...]]] = {
             r"\b(?:fully\s+)?agreed\b",
             r"\bI\s+(?:hereby\s+)?accept\b",
             r"\bcount\s+me\s+in\b",
-            r"\bI(?:'m|\s+am)\s+in\s*!*\s*$",  # "I'm in!" alone, not "I'm in Berlin"
+            r"\bI(?:'m|\s+am)\s+in[^\S\n]*+!*+[^\S\n]*+$",  # "I'm in!" alone, not "I'm in Berlin"
         ),
         "de": (
             r"\bich\s+stimme\s+(?:\w+\s+){0,3}zu\b",
@@ -161,7 +163,7 @@ PATTERNS: Mapping[IntentKind, Mapping[str, tuple[str, ...]]] = {
             r"\bstop\s+(?:the\s+|my\s+|our\s+|this\s+)?"
             r"(?:mentoring|program(?:me)?|participating|sessions|meetings|emails)\b",
             r"\b(?:I\s+want\s+to|I'?d\s+like\s+to|please|I\s+will|I'?ll)\s+stop\b",
-            r"^\W*stop\W*$",
+            r"^[^\w\n]*+stop[^\w\n]*+$",
         ),
         "de": (r"\baussteigen\b", r"\babmelden\b", r"\bprogramm\s+(?:verlassen|beenden)\b"),
         "fr": (r"\bquitter\s+le\s+programme\b", r"\bme\s+désinscrire\b", r"\bme\s+retirer\b"),
@@ -176,10 +178,12 @@ _NEGATIONS = re.compile(
     re.IGNORECASE,
 )
 _NEGATION_WINDOW = 3  # words
+_NEGATION_LOOKBACK = 200  # characters: the window's words are in them
 
 # Quoted instructions: a phrase in quotation marks in a sentence that also has a verb
 # of replying, e.g. `reply "I agree"`, `„Ich stimme zu“ zu schreiben`.
 _QUOTED = re.compile(r"(?:[\"“”„«‘]|(?<!\w)')(?P<quoted>[^\"“”„«»‘’\n]{1,80}?)(?:[\"”“»’]|'(?!\w))")
+_BOUNDARY = re.compile(r"[.!?\n]")  # ends a sentence (`_sentence_start`, `_sentence_end`)
 _INSTRUCTION_VERB = re.compile(
     r"\b(?:repl(?:y|ied|ying)|answer\w*|writ(?:e|ing)|wrote|respond\w*|say|said|type|typed"
     r"|antwort\w*|schreib\w*|répond\w*|écri\w*|escrib\w*|rispond\w*|scriv\w*)\b",
@@ -188,31 +192,31 @@ _INSTRUCTION_VERB = re.compile(
 _BARE_YES = re.compile(
     r"(?:yes|yep|yeah|yup|sure|absolutely|definitely|of\s+course|sounds\s+good|ok(?:ay)?"
     r"|happy\s+to|ja|gerne|oui|bien\s+sûr|sí|si|claro|sim)"
-    r"(?:[\s,!.]+(?:yes|sure|absolutely|definitely|of\s+course|sounds\s+good|happy\s+to"
-    r"|ok(?:ay)?|gerne|bien\s+sûr|claro))*[\s!.]*",
+    r"(?:[\s,!.]++(?:yes|sure|absolutely|definitely|of\s+course|sounds\s+good|happy\s+to"
+    r"|ok(?:ay)?|gerne|bien\s+sûr|claro))*+[\s!.]*+",
     re.IGNORECASE,
 )
 _GOAL_WORDS = re.compile(
     r"\b(?:goals?|objectives?|aims?|ziele?|objectifs?|objetivos?|obiettivi|doelen)\b", re.IGNORECASE
 )
-_LIST_ITEM = re.compile(r"^\s*(?:[-*•–]|\d{1,2}[.)])\s+(?P<item>\S.*?)\s*$")
+_LIST_ITEM = re.compile(r"\s*+(?:[-*•–]|\d{1,2}[.)])\s++(?P<item>\S.*)")  # item: rstrip()
 _EXPLICIT_PROGRESS = re.compile(
-    r"\b(?:progress|update|fortschritt|progrès|progreso|progresso)\s*:"
-    r"|\b(?:goal|ziel|objectif|objetivo|obiettivo|doel)\s*\d+\s*[:-]\s*\w",
+    r"\b(?:progress|update|fortschritt|progrès|progreso|progresso)\s*+:"
+    r"|\b(?:goal|ziel|objectif|objetivo|obiettivo|doel)\s*+\d++\s*+[:-]\s*+\w",
     re.IGNORECASE,
 )
 _RATINGS = (
     # "4/5", but not the dates "3/5/2027" or "on 3/5".
-    re.compile(r"(?<![\d/.])(?<!on )(?<!by )(?<!am )(?P<n>\d{1,2})\s*/\s*5(?![\w/])"),
-    re.compile(r"\b(?P<n>\d{1,2})\s+(?:out\s+of|von|sur|de|su|van)\s+5\b", re.IGNORECASE),
+    re.compile(r"(?<![\d/.])(?<!on )(?<!by )(?<!am )(?P<n>\d{1,2})\s*+/\s*+5(?![\w/])"),
+    re.compile(r"\b(?P<n>\d{1,2})\s++(?:out\s++of|von|sur|de|su|van)\s++5\b", re.IGNORECASE),
     re.compile(
         r"\b(?:rating|score|bewertung|note|nota|valutazione|puntuación|calificación)"
-        r"\s*(?:is|of|:|=)?\s*(?P<n>\d{1,2})\b(?!\s*/\s*\d)",
+        r"\s*+(?:is|of|:|=)?\s*+(?P<n>\d{1,2})\b(?!\s*+/\s*+\d)",
         re.IGNORECASE,
     ),
     re.compile(
-        r"\bI'?d\s+(?:give|rate)\s+(?:it|this|that|the\s+\w+|him|her|them)\s+(?:an?\s+)?(?P<n>\d{1,2})\b"
-        r"(?:\s*/\s*5\b|\s+out\s+of\s+5\b)?",
+        r"\bI'?d\s++(?:give|rate)\s++(?:it|this|that|the\s++\w++|him|her|them)\s++(?:an?\s++)?"
+        r"(?P<n>\d{1,2})\b(?:\s*+/\s*+5\b|\s++out\s++of\s++5\b)?",
         re.IGNORECASE,
     ),
     re.compile(r"\b(?P<n>\d{1,2})\s+stars?\b", re.IGNORECASE),
@@ -220,9 +224,9 @@ _RATINGS = (
 _STARS = re.compile(r"[★⭐]+[☆]*")
 # Progress on one goal: "Goal 2: done", "2nd goal - about half way", "Ziel 1: erledigt".
 _GOAL_PROGRESS = re.compile(
-    r"(?im)^\W*(?:(?:goal|ziel|objectif|objetivo|obiettivo|doel|mål|cel)\s*(?:no\.?\s*|#)?"
-    r"(?P<n>\d{1,2})|(?P<n2>\d{1,2})(?:st|nd|rd|th)?\s+goal|目[標标]\s*(?P<n3>\d{1,2}))"
-    r"\s*[:：\-–—)]\s*(?P<status>[^\s.!?;][^\n.!?;]*)[.!;]?"
+    r"(?im)^[^\w\n]*+(?:(?:goal|ziel|objectif|objetivo|obiettivo|doel|mål|cel)\s*+"
+    r"(?:no\.?\s*+|#)?(?P<n>\d{1,2})|(?P<n2>\d{1,2})(?:st|nd|rd|th)?\s++goal"
+    r"|目[標标]\s*+(?P<n3>\d{1,2}))\s*+[:：\-–—)]\s*+(?P<status>[^\s.!?;][^\n.!?;]*+)[.!;]?"
 )
 # How far along, in words, per language: (percentage, phrases). First match wins.
 _ESTIMATES: tuple[tuple[int, str], ...] = (
@@ -260,7 +264,7 @@ _ESTIMATE_RES = tuple((pct, re.compile(rx, re.IGNORECASE)) for pct, rx in _ESTIM
 # Picking one of the offered meeting times: "2", "Option 2", "the second one", "die zweite".
 _CHOICE_NUMBER = re.compile(
     r"\b(?:option|choice|number|no\.|nr\.?|nummer|numéro|número|opción|opção|opzione|optie"
-    r"|alternativ[e]?|wariant|slot)\s*#?\s*(?P<n>[1-9])\b|#(?P<n2>[1-9])\b"
+    r"|alternativ[e]?|wariant|slot)\s*+#?\s*+(?P<n>[1-9])\b|#(?P<n2>[1-9])\b"
     r"|^\W{0,3}(?P<n3>[1-9])(?![\d/:.,]\d)(?:\W|$)",
     re.IGNORECASE | re.MULTILINE,
 )
@@ -273,7 +277,7 @@ _CHOICE_WORDS = tuple(
     (n, re.compile(rf"\b(?:the|die|den|das|la|le|el|a|o|de)\s+(?:{words})\b", re.IGNORECASE))
     for n, words in _ORDINALS.items()
 )
-_PERCENT = re.compile(r"(?<![\d.])(?P<n>\d{1,3})\s*%")
+_PERCENT = re.compile(r"(?<![\d.])(?P<n>\d{1,3})\s*+%")
 _SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?]+|$)", re.MULTILINE)
 _COMMAND_KINDS = (
     IntentKind.RESCHEDULE,
@@ -356,11 +360,25 @@ def interpret(
 
 
 def _mask_instructions(text: str) -> str:
-    """Blank out quoted instructions, keeping offsets, so their phrases match nothing."""
+    """Blank out quoted instructions, keeping offsets, so their phrases match nothing.
+
+    A quotation is an instruction when one of the sentences it touches has a
+    verb of replying. The verbs are found in one pass and counted per sentence
+    (runs between ".!?" and newlines, which no verb contains), so each
+    quotation costs a lookup, not a search of its sentence.
+    """
+    if not _QUOTED.search(text):
+        return text
+    boundaries = [m.start() for m in _BOUNDARY.finditer(text)]
+    verbs_before = [0] * (len(boundaries) + 2)  # verbs_before[k]: verbs in sentences < k
+    for m in _INSTRUCTION_VERB.finditer(text):
+        verbs_before[bisect.bisect_left(boundaries, m.start()) + 1] += 1
+    verbs_before = list(itertools.accumulate(verbs_before))
 
     def blank(m: re.Match[str]) -> str:
-        start, end = _sentence_start(text, m.start()), _sentence_end(text, m.end())
-        if not _INSTRUCTION_VERB.search(text[start:end]):
+        first = bisect.bisect_left(boundaries, m.start())  # the sentence of the opening mark
+        last = bisect.bisect_left(boundaries, m.end())  # the sentence the closing mark ends
+        if verbs_before[last + 1] == verbs_before[first]:
             return m.group(0)
         inner_start, inner_end = m.span("quoted")
         return (
@@ -372,13 +390,16 @@ def _mask_instructions(text: str) -> str:
     return _QUOTED.sub(blank, text)
 
 
-def _sentence_start(text: str, pos: int, boundaries: str = ".!?\n") -> int:
-    return max(text.rfind(c, 0, pos) for c in boundaries) + 1
+def _sentence_start(text: str, pos: int, boundaries: str = ".!?\n", *, within: int = 0) -> int:
+    """Where the sentence around `pos` starts; with `within`, at most that far back."""
+    lowest = max(0, pos - within) if within else 0
+    return max(lowest - 1, *(text.rfind(c, lowest, pos) for c in boundaries)) + 1
 
 
 def _negated(text: str, match: re.Match[str]) -> bool:
     """A negation word within the few words before the match, in the same clause."""
-    before = text[_sentence_start(text, match.start(), ".!?\n,;") : match.start()]
+    start = _sentence_start(text, match.start(), ".!?\n,;", within=_NEGATION_LOOKBACK)
+    before = text[start : match.start()]
     words = before.split()[-_NEGATION_WINDOW:]
     return bool(_NEGATIONS.search(" ".join(words)))
 
@@ -432,7 +453,7 @@ def _list_items(lines: list[str]) -> Iterator[str]:
         if bullet:
             if item:
                 yield item
-            item = bullet.group("item")
+            item = bullet.group("item").rstrip()
         elif continues and item is not None:
             item = f"{item} {line.strip()}"
         else:
@@ -517,11 +538,16 @@ def _goal_progress(masked: str, text: str) -> Iterator[Intent]:
 
 def _without_goal_lines(text: str, masked: str) -> tuple[str, str]:
     """Both texts with the "Goal N: status" lines blanked out (offsets kept)."""
-    for m in _GOAL_PROGRESS.finditer(masked):
-        blank = " " * (m.end() - m.start())
-        text = text[: m.start()] + blank + text[m.end() :]
-        masked = masked[: m.start()] + blank + masked[m.end() :]
-    return text, masked
+    spans = [m.span() for m in _GOAL_PROGRESS.finditer(masked)]
+    return _blank_spans(text, spans), _blank_spans(masked, spans)
+
+
+def _blank_spans(text: str, spans: list[tuple[int, int]]) -> str:
+    pieces, pos = [], 0
+    for start, end in spans:
+        pieces += [text[pos:start], " " * (end - start)]
+        pos = end
+    return "".join([*pieces, text[pos:]])
 
 
 def _sentences(text: str) -> Iterator[re.Match[str]]:

@@ -28,8 +28,8 @@ of cadence ended, by its actual start):
             never in `planned`
   So planned = held + upcoming + paused + declined.
 
-Response times: for every reply a person wrote (inbound outcome `applied` or
-`needs_human`, matched to a pair and role), the hours from the agent's last email to that
+Response times: for every reply a person wrote (inbound outcome `applied`,
+`needs_human` or `held`, matched to a pair and role), the hours from the agent's last email to that
 person (outbox `done_at`, same pair and role, strictly before the reply: what the tick that
 read the reply sent in answer does not count) up to the reply (inbound `at`, its Date).
 Replies with no earlier email to that person are left out. Median and buckets.
@@ -61,13 +61,14 @@ from zoneinfo import ZoneInfo
 
 from agent.config import Config
 from agent.model import ROLES
+from agent.private_files import write_private
 from agent.program import ENDED, PairState, Series, Stage
 from agent.risk import risks
 from agent.store import Store
 
 REPORT_SCHEMA = 1
 REGULAR_MIN_HELD = 2  # meetings held before a pair counts as "meeting regularly"
-HUMAN_REPLIES = ("applied", "needs_human")  # inbound outcomes written by a person
+HUMAN_REPLIES = ("applied", "needs_human", "held")  # inbound outcomes written by a person
 
 FUNNEL = (
     ("invited", "Invited"),
@@ -725,7 +726,9 @@ def write_report(
     Without `out`, returns the report itself, to print (for csv: the per-pair table).
     With `out`, writes it there and returns the line(s) to print saying so; csv then
     writes two files, `out` (one row per pair) and `<stem>-weeks.csv` beside it (one row
-    per week), because a spreadsheet wants one table per file.
+    per week), because a spreadsheet wants one table per file. The files hold names,
+    addresses and ratings: written whole, mode 0600 unless `reports.file_mode` says
+    otherwise (agent.private_files).
     """
     if fmt not in FORMATS:
         raise ValueError(f"unknown report format {fmt!r}; use one of {', '.join(FORMATS)}")
@@ -742,6 +745,5 @@ def write_report(
     if fmt == "csv":
         files[out.with_name(f"{out.stem}-weeks{out.suffix or '.csv'}")] = report_weeks_csv(data)
     for path, content in files.items():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(content, encoding="utf-8")
+        write_private(path, content, cfg.reports.file_mode)  # names, addresses, ratings
     return "\n".join(f"wrote {path}" for path in files)

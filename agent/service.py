@@ -30,6 +30,7 @@ import schedule
 
 from agent.config import Config, ConfigError, load_config
 from agent.runtime import Runtime
+from agent.store import StoreError
 from agent.tick import run_tick
 from connectors.base import ConnectorError
 
@@ -108,6 +109,9 @@ def serve(cfg: Config, config_path: Path) -> int:
                 log.warning("%s", outcome)
         try:
             report = run_tick(rt, datetime.now(rt.cfg.program.timezone))
+        except StoreError as exc:  # e.g. a full disk: the state is as the last flush left it
+            log.error("tick failed: %s", exc)
+            return
         except Exception:  # keep serving: the next tick retries
             log.exception("tick failed")
             return

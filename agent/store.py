@@ -20,6 +20,18 @@ Nothing reaches the disk before `flush()`, and a crash at any moment leaves eith
 previous or the new state, never a torn one. `close(flush=False)` (a dry run) leaves
 no trace. An exclusive lock file keeps two agents off the same state.
 
+Every way the file can fail is one `StoreError` line naming the file, and the file is
+left as it was:
+- a file that exists but holds no state (0 bytes, blank, `null`, `[]`, `{}`, records of
+  the wrong shape, random bytes, another program's SQLite database) is refused like a
+  corrupt one, pointing at the daily backups. Starting afresh silently would welcome
+  every pair again. The program itself never leaves such a file: a new JSON file is
+  renamed into place whole, and so is a new SQLite database (agent.store_sqlite);
+- a flush that cannot be written (disk full, read-only folder, permissions) drops
+  everything since the last flush, in memory too, as a crash there would: the file
+  keeps the last state written, and the next run redoes the work, asking the mailbox
+  before sending again whatever was about to be sent (agent.executor).
+
 Both back ends pass the same contract tests (tests/test_store_contract.py).
 """
 
@@ -30,7 +42,7 @@ import json
 import os
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import IO, Any, Literal
@@ -52,13 +64,47 @@ MIGRATIONS: dict[int, Migration] = {}
 
 
 class StoreError(Exception):
-    """The state file cannot be used (corrupt, newer version, locked by another agent)."""
+    """The state file cannot be used (corrupt, newer version, locked by another agent,
+    unreadable, unwritable). The message is one line, for the CLI to print (exit 2)."""
+
+
+class StoreBusy(StoreError):
+    """Another agent holds the state's lock: nothing is wrong, try again when it is done
+    (the CLI exits 1 for this one, as for a run with errors, and 2 for the others)."""
+
+
+def refused(path: Path, problem: str) -> StoreError:
+    """The error for a state file that exists but cannot be read as a state."""
+    backups = sorted(path.parent.glob(f"{path.name}.backup-*"))
+    where = (
+        f"the newest of its {len(backups)} daily backups is {backups[-1].name}, next to it"
+        if backups
+        else f"daily backups would be next to it as {path.name}.backup-<date>; there are none"
+    )
+    return StoreError(
+        f"state file {path} {problem}; it was left untouched. Restore it from a backup "
+        f"({where}), or move it away to start afresh (every pair is then welcomed again)"
+    )
+
+
+def cannot_write(path: Path, reason: str) -> StoreError:
+    return StoreError(
+        f"cannot write state file {path}: {reason}; nothing since the last successful write "
+        "was kept and the file is as that write left it (the next run redoes the work "
+        f"without sending anything twice). Free some space or make {path.parent} writable"
+    )
+
+
+def _reason(exc: BaseException) -> str:
+    return (exc.strerror if isinstance(exc, OSError) else None) or str(exc)
 
 
 class Store(ABC):
     """Typed access to the state, over a back end's few primitives."""
 
     kind: StoreKind
+    # what a failed write raises: the flush turns these into `cannot_write`
+    write_errors: tuple[type[Exception], ...] = (OSError,)
 
     def __init__(self, path: Path, *, lock: bool, backups: int, today: Callable[[], date]):
         self.path = path
@@ -100,9 +146,19 @@ class Store(ABC):
     def _pair_states(self) -> dict[str, PairState]:
         """Every stored state, validated once: this process is the only writer."""
         if self._states is None:
-            self._states = {
-                r["pair_id"]: PairState.model_validate(r["state"]) for r in self._scan("pairs")
-            }
+            from pydantic import ValidationError
+
+            states = {}
+            for record in self._scan("pairs"):
+                try:
+                    states[record["pair_id"]] = PairState.model_validate(record.get("state"))
+                except ValidationError as exc:
+                    raise refused(
+                        self.path,
+                        f"has a record for pair {record['pair_id']!r} that is not a pair's "
+                        f"state ({exc.errors()[0]['msg']})",
+                    ) from None
+            self._states = states
         return self._states
 
     # -- outbox ----------------------------------------------------------------------------
@@ -219,17 +275,29 @@ class Store(ABC):
         """Make everything so far durable, as one atomic change."""
         if self._lock_handle is None:
             raise StoreError(f"{self.path} was opened for reading; nothing is written")
-        if self.backups:
-            self._back_up_once_a_day()
-        self._commit()
+        try:
+            if self.backups:
+                self._back_up_once_a_day()
+            self._commit()
+        except self.write_errors as exc:
+            self._discard()
+            raise cannot_write(self.path, _reason(exc)) from None
+
+    def _discard(self) -> None:
+        """Forget what was not committed: the store reads as the file does again."""
+        self._drop_uncommitted()
+        self._states = None
+        self._views.clear()
 
     def close(self, *, flush: bool = True) -> None:
         try:
             if flush:
                 self.flush()
         finally:
-            self._close(keep=flush)
-            self._release_lock()
+            try:
+                self._close(keep=flush)
+            finally:
+                self._release_lock()
 
     def _release_lock(self) -> None:
         if self._lock_handle:
@@ -248,9 +316,12 @@ class Store(ABC):
         if target.exists() or not self.path.exists():
             return
         partial = target.with_name(f".{target.name}.tmp")
-        self._copy_committed(partial)
-        os.chmod(partial, 0o600)
-        os.replace(partial, target)
+        try:
+            self._copy_committed(partial)
+            os.chmod(partial, 0o600)
+            os.replace(partial, target)
+        finally:
+            partial.unlink(missing_ok=True)
         for old in self.backup_files()[: -self.backups]:
             old.unlink(missing_ok=True)
 
@@ -260,6 +331,8 @@ class Store(ABC):
         if version is None:
             self.set_meta("schema", SCHEMA_VERSION)
             return
+        if not isinstance(version, int) or isinstance(version, bool):
+            raise refused(self.path, f"has a schema version that is not a number ({version!r})")
         if version > SCHEMA_VERSION:
             raise StoreError(
                 f"state file {self.path} was written by a newer mentormail "
@@ -275,9 +348,13 @@ class Store(ABC):
                 f"{SCHEMA_VERSION}; run a tick (or `mentormail run`) once to do it"
             )
         keep = self.path.with_name(f"{self.path.name}.before-schema-{SCHEMA_VERSION}")
-        if not keep.exists():
-            self._copy_committed(keep)
-            os.chmod(keep, 0o600)
+        try:
+            if not keep.exists():
+                self._copy_committed(keep)
+                os.chmod(keep, 0o600)
+        except self.write_errors as exc:
+            keep.unlink(missing_ok=True)
+            raise cannot_write(keep, _reason(exc)) from None
         try:
             while version < SCHEMA_VERSION:
                 MIGRATIONS[version](self)
@@ -339,6 +416,10 @@ class Store(ABC):
         """Write a consistent copy of the state as last committed to `target`."""
 
     @abstractmethod
+    def _drop_uncommitted(self) -> None:
+        """Undo everything since the last commit, in memory too (a commit failed)."""
+
+    @abstractmethod
     def _close(self, *, keep: bool) -> None:
         """Release the file; without `keep`, drop what was not committed."""
 
@@ -360,7 +441,12 @@ def open_store(
             f"copy it over with `mentormail store copy --config ... NEW_PATH` first"
         )
     kind = found or kind or kind_for(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(
+            f"cannot create the state's folder {path.parent}: {_reason(exc)}"
+        ) from None
     clock = today or (lambda: datetime.now(UTC).date())
     if kind == "sqlite":
         from agent.store_sqlite import SqliteStore
@@ -377,15 +463,21 @@ def kind_for(path: Path) -> StoreKind:
 
 
 def detect_kind(path: Path) -> StoreKind | None:
-    """What an existing state file is, from its first bytes (None if absent or empty)."""
+    """What an existing state file is, from its first bytes: None if absent, or neither an
+    SQLite database nor a JSON object (that file is then refused by the back end its
+    name or the config picks). An existing empty file is refused here."""
     try:
         with path.open("rb") as handle:
-            head = handle.read(len(SQLITE_MAGIC))
+            head = handle.read(512)
     except FileNotFoundError:
         return None
+    except OSError as exc:
+        raise StoreError(f"cannot read state file {path}: {_reason(exc)}") from None
     if not head:
-        return None
-    return "sqlite" if head == SQLITE_MAGIC else "tinydb"
+        raise refused(path, "is empty (0 bytes)")
+    if head.startswith(SQLITE_MAGIC):
+        return "sqlite"
+    return "tinydb" if head.lstrip(b" \t\r\n").startswith(b"{") else None
 
 
 def copy_store(source: Store, target: Store) -> dict[str, int]:
@@ -449,20 +541,26 @@ def _encode(value: object) -> object:
 
 
 def _acquire_lock(path: Path) -> IO[str]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle = open(path.with_name(path.name + ".lock"), "a+")  # noqa: SIM115 - held while open
+    lock = path.with_name(path.name + ".lock")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(lock, "a+")  # noqa: SIM115 - held while open
+    except OSError as exc:
+        raise StoreError(
+            f"cannot create the lock file {lock}: {_reason(exc)}; the agent needs to write "
+            f"in {path.parent}"
+        ) from None
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         handle.seek(0)
         owner = handle.read().strip() or "unknown"
         handle.close()
-        raise StoreError(
+        raise StoreBusy(
             f"another mentormail (pid {owner}) is using {path}; "
             "stop it first, or point this one at another storage.path"
         ) from None
-    handle.seek(0)
-    handle.truncate()
-    handle.write(str(os.getpid()))
-    handle.flush()
+    with suppress(OSError):  # unbuffered; the pid only names the holder in the message above
+        os.ftruncate(handle.fileno(), 0)
+        os.write(handle.fileno(), str(os.getpid()).encode())
     return handle

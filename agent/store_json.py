@@ -13,6 +13,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable, Collection, Iterable, Iterator
+from contextlib import suppress
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from tinydb.middlewares import CachingMiddleware
 from tinydb.storages import Storage
 from tinydb.table import Document
 
-from agent.store import KEYS, Store, StoreError, Table, _jsonable, when
+from agent.store import KEYS, Store, StoreError, Table, _jsonable, refused, when
 
 
 class AtomicJSONStorage(Storage):
@@ -32,20 +33,25 @@ class AtomicJSONStorage(Storage):
         self.path = path
 
     def read(self) -> dict[str, dict[str, Any]] | None:
+        """The file's tables; None only when there is no file (a new program)."""
         try:
-            text = self.path.read_text(encoding="utf-8")
+            data = self.path.read_bytes()
         except FileNotFoundError:
             return None
-        if not text.strip():
-            return None
+        except OSError as exc:
+            raise StoreError(f"cannot read state file {self.path}: {exc.strerror}") from None
+        if not data.strip():
+            raise refused(self.path, f"is empty ({len(data)} bytes of blanks)")
         try:
-            return json.loads(text)
+            tables = json.loads(data.decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            raise refused(self.path, f"is corrupt (not UTF-8 text at byte {exc.start})") from None
         except json.JSONDecodeError as exc:
-            raise StoreError(
-                f"state file {self.path} is corrupt ({exc}); it was left untouched. "
-                f"Restore it from a backup ({self.path.name}.backup-<date> next to it, one a "
-                "day) or move it away to start afresh."
-            ) from None
+            raise refused(self.path, f"is corrupt ({exc})") from None
+        problem = _shape_problem(tables)
+        if problem:
+            raise refused(self.path, problem)
+        return tables
 
     def write(self, data: dict[str, dict[str, Any]]) -> None:
         fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.")
@@ -70,6 +76,34 @@ class AtomicJSONStorage(Storage):
         pass
 
 
+def _shape_problem(tables: object) -> str | None:
+    """What keeps a decoded file from being this store's tables: a mapping of table
+    names to mappings of record ids to records, with the schema stamp that every file
+    the store writes has (a new store stamps it before its first write)."""
+    if not isinstance(tables, dict):
+        return f"is not a mentormail state (it holds {_json_kind(tables)}, not tables)"
+    stamp = tables.get("meta", {}).get("1") if isinstance(tables.get("meta"), dict) else None
+    if not isinstance(stamp, dict) or not isinstance(stamp.get("schema"), int):
+        return "is not a mentormail state (it has no schema version in its meta table)"
+    for name, records in tables.items():
+        if not isinstance(records, dict):
+            return f"is corrupt (its {name!r} table holds {_json_kind(records)}, not records)"
+        key = KEYS.get(name)
+        for doc_id, record in records.items():
+            if not doc_id.isdigit() or not isinstance(record, dict):
+                return f"is corrupt (record {doc_id!r} of its {name!r} table is not a record)"
+            if key and not isinstance(record.get(key), str):
+                return f"is corrupt (record {doc_id} of its {name!r} table has no {key})"
+    return None
+
+
+def _json_kind(value: object) -> str:
+    if value is None:
+        return "null"
+    kinds = {list: "a list", str: "a string", bool: "a boolean", dict: "an object"}
+    return kinds.get(type(value), "a number")
+
+
 class _Cache(CachingMiddleware):
     WRITE_CACHE_SIZE = 10**9  # never write on its own: Store.flush decides
 
@@ -81,20 +115,24 @@ class JsonStore(Store):
         super().__init__(path, lock=lock, backups=backups, today=today)
         if lock:  # the only writer now: temp files of a write a crash cut short can go
             for partial in path.parent.glob(f".{path.name}.*"):
-                partial.unlink(missing_ok=True)
+                with suppress(OSError):  # a read-only folder: the flush will say so
+                    partial.unlink(missing_ok=True)
         try:
-            self.db = TinyDB(path, storage=_Cache(AtomicJSONStorage))  # type: ignore[arg-type]
-            meta = self.db.table("meta")
-            if meta.get(doc_id=1) is None:
-                meta.insert(Document({}, doc_id=1))
-            self._index = {
-                name: {doc[field]: doc.doc_id for doc in self.db.table(name)}
-                for name, field in KEYS.items()
-            }
-            self._check_schema()
+            self._load()
         except BaseException:
             self._release_lock()
             raise
+
+    def _load(self) -> None:
+        self.db = TinyDB(self.path, storage=_Cache(AtomicJSONStorage))  # type: ignore[arg-type]
+        meta = self.db.table("meta")
+        if meta.get(doc_id=1) is None:
+            meta.insert(Document({}, doc_id=1))
+        self._index = {
+            name: {doc[field]: doc.doc_id for doc in self.db.table(name)}
+            for name, field in KEYS.items()
+        }
+        self._check_schema()
 
     # -- queries ---------------------------------------------------------------------------
 
@@ -202,6 +240,11 @@ class JsonStore(Store):
 
     def _commit(self) -> None:
         self.db.storage.flush()  # type: ignore[attr-defined]
+
+    def _drop_uncommitted(self) -> None:
+        self.db.storage._cache_modified_count = 0  # type: ignore[attr-defined]
+        self.db.close()
+        self._load()  # as the file is
 
     def _copy_committed(self, target: Path) -> None:
         fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

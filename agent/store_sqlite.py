@@ -10,6 +10,12 @@ power cut, and a write in progress is rolled back on the next open. Everything b
 two flushes is one transaction; `close(flush=False)` rolls it back. `secure_delete`
 overwrites deleted records (`mentormail forget`), and closing folds the WAL back into the
 database file so no copy of a deleted record lingers there.
+
+A new database is made under a temporary name, tables and all, and renamed into place,
+so a crash while creating it leaves no file rather than an empty one (which is refused:
+agent.store). A statement that fails for want of space or permission (SQLite can write
+before the commit, when its page cache spills) rolls the transaction back and stops
+writing until the flush, which reports it: the same state as a crash at that point.
 """
 
 from __future__ import annotations
@@ -18,12 +24,13 @@ import json
 import os
 import sqlite3
 from collections.abc import Callable, Collection, Iterable, Iterator
+from contextlib import suppress
 from datetime import date
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from agent.store import Store, StoreError, Table, _jsonable, when
+from agent.store import SCHEMA_VERSION, Store, StoreError, Table, _jsonable, refused, when
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -75,29 +82,38 @@ INSERT INTO log_latest (pair, kind, at, record)
 _LATEST_MISSING = "SELECT EXISTS (SELECT 1 FROM log) AND NOT EXISTS (SELECT 1 FROM log_latest)"
 BATCH = 500  # keys per IN (...) query, well under SQLite's variable limit
 PROGRESS_KEPT = 200_000  # outbox answers kept in memory (about 30 MB at most)
+# SQLite's primary result codes for "the file cannot be opened, read or written", as
+# opposed to a damaged file: SQLITE_PERM, READONLY, IOERR, FULL, CANTOPEN
+IO_CODES = frozenset({3, 8, 10, 13, 14})
 
 
 class SqliteStore(Store):
     kind = "sqlite"
+    write_errors = (OSError, sqlite3.Error)
 
     def __init__(self, path: Path, *, lock: bool, backups: int, today: Callable[[], date]) -> None:
         super().__init__(path, lock=lock, backups=backups, today=today)
         self._writing = False
+        self._failed: sqlite3.Error | None = None  # see _write
         self._progress: dict[str, tuple[str, int]] = {}  # see progress()
         try:
+            existed = path.exists()
             self.conn = _connect(path, writer=lock)
             self._meta = {name: text for name, text in self.conn.execute("SELECT * FROM meta")}
+            if existed and "schema" not in self._meta:
+                raise refused(path, "is not a mentormail state (it has no schema version)")
             self._check_schema()
             if lock and self.conn.execute(_LATEST_MISSING).fetchone()[0]:
                 self._rebuild_latest()  # log rows written by other means (a bulk load)
             self._commit()
-        except sqlite3.DatabaseError as exc:
+        except sqlite3.Error as exc:
             self._release()
-            raise StoreError(
-                f"state file {path} is corrupt or not a mentormail database ({exc}); it was "
-                f"left untouched. Restore it from a backup ({path.name}.backup-<date> next to "
-                "it, one a day) or move it away to start afresh."
-            ) from None
+            if _io_failure(exc):
+                raise StoreError(
+                    f"cannot open state file {path}: {exc}; check that the disk has space "
+                    f"and that mentormail may write in {path.parent}"
+                ) from None
+            raise refused(path, f"is corrupt or not a mentormail database ({exc})") from None
         except BaseException:
             self._release()
             raise
@@ -268,15 +284,36 @@ class SqliteStore(Store):
             self._write(statement)
 
     def _write(self, sql: str, *args: object) -> None:
-        if not self._writing:
-            self.conn.execute("BEGIN IMMEDIATE")
-            self._writing = True
-        self.conn.execute(sql, args)
+        if self._failed is not None:
+            return  # the transaction is lost: the flush reports it; write nothing meanwhile
+        try:
+            if not self._writing:
+                self.conn.execute("BEGIN IMMEDIATE")
+                self._writing = True
+            self.conn.execute(sql, args)
+        except sqlite3.Error as exc:
+            if not _io_failure(exc):
+                raise
+            self._failed = exc
+            self._rollback()
 
     def _commit(self) -> None:
+        if self._failed is not None:
+            raise self._failed
         if self._writing:
             self.conn.execute("COMMIT")
             self._writing = False
+
+    def _rollback(self) -> None:
+        if self.conn.in_transaction:  # SQLite may have rolled a failed COMMIT back itself
+            self.conn.execute("ROLLBACK")
+        self._writing = False
+
+    def _drop_uncommitted(self) -> None:
+        self._rollback()
+        self._failed = None
+        self._progress.clear()
+        self._meta = {name: text for name, text in self.conn.execute("SELECT * FROM meta")}
 
     def _copy_committed(self, target: Path) -> None:
         target.unlink(missing_ok=True)
@@ -294,10 +331,11 @@ class SqliteStore(Store):
         if conn is None:
             return
         if self._writing:
-            conn.execute("COMMIT" if keep else "ROLLBACK")
+            conn.execute("COMMIT" if keep and self._failed is None else "ROLLBACK")
             self._writing = False
         if self._lock_handle:
-            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            with suppress(sqlite3.Error):  # e.g. a full disk: the WAL stays, and is read
+                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         conn.close()
         self.conn = None  # type: ignore[assignment]
 
@@ -318,16 +356,59 @@ def _connect(path: Path, *, writer: bool) -> sqlite3.Connection:
         conn.executescript(SCHEMA)
         return conn
     if writer and not path.exists():
-        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        _create(path)
     # A reader may change records in memory (a dry run does) but never commits them.
     mode = "rw" if writer or os.access(path, os.W_OK) else "ro"
+    if not writer and _unchangeable(path):
+        mode = "ro&immutable=1"  # SQLite cannot make its -shm file here; nobody can write
     conn = sqlite3.connect(f"file:{quote(str(path))}?mode={mode}", uri=True, isolation_level=None)
-    conn.execute("PRAGMA busy_timeout = 10000")
-    if writer:
-        conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute("PRAGMA synchronous = FULL")
-        conn.execute("PRAGMA secure_delete = ON")
-        conn.executescript(SCHEMA)
-    else:
-        conn.execute("SELECT count(*) FROM meta").fetchone()  # a damaged file fails here
+    try:
+        conn.execute("PRAGMA busy_timeout = 10000")
+        tables = {name for (name,) in conn.execute("SELECT name FROM sqlite_master")}
+        if "meta" not in tables:  # someone else's database, or none at all: leave it be
+            raise refused(path, "is not a mentormail state (an SQLite file without its tables)")
+        if writer:
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = FULL")
+            conn.execute("PRAGMA secure_delete = ON")
+            conn.executescript(SCHEMA)  # tables added since the file was made
+    except BaseException:
+        conn.close()
+        raise
     return conn
+
+
+def _create(path: Path) -> None:
+    """A new database with its tables and schema version, renamed into place whole (see
+    the module's doc): whatever the file holds once it has its name is a state."""
+    partial = path.with_name(f".{path.name}.new")
+    for leftover in (partial, partial.with_name(partial.name + "-journal")):
+        leftover.unlink(missing_ok=True)  # from a creation a crash cut short
+    try:
+        os.close(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        conn = sqlite3.connect(partial, isolation_level=None)
+        try:  # in the default rollback mode: no WAL file to move
+            conn.executescript(SCHEMA)
+            conn.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+        finally:
+            conn.close()
+        fd = os.open(partial, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+def _unchangeable(path: Path) -> bool:
+    """A state in a folder nobody may write in (a read-only mount, a copy), with nothing
+    left in a WAL (an agent that closed cleanly folded it in): read as it is."""
+    wal = path.with_name(path.name + "-wal")
+    writable = os.access(path.parent, os.W_OK)  # False on a read-only mount, even for root
+    return not writable and (not wal.exists() or wal.stat().st_size == 0)
+
+
+def _io_failure(exc: sqlite3.Error) -> bool:
+    return (getattr(exc, "sqlite_errorcode", 0) & 0xFF) in IO_CODES

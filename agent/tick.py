@@ -6,7 +6,10 @@ Order matters for crash safety:
    config is put into the store in memory: it reaches the disk in the same
    write as the states it changed, so a change is applied exactly once.
 1. Inbound mail is parsed and applied to the pairs' states in memory; each
-   message's Message-ID is recorded so it is never applied twice.
+   message's Message-ID is recorded so it is never applied twice. Each attempt at a
+   message is counted before it starts (agent.attempts): one that crashed or stopped
+   the agent twice is quarantined unread, one that runs past its time budget at once.
+   What a record keeps of a message's text is capped (agent.kept).
 2. Time-driven changes (program end, first meeting held) are applied.
 3. Planning rounds (pairs removed from the config still get their cancel and
    goodbye emails): plan every pair and the program, drop actions already
@@ -23,17 +26,19 @@ from __future__ import annotations
 
 import logging
 import time as clock
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from agent import reconcile
+from agent import attempts, reconcile
+from agent.attempts import Ledger, OverBudget, peek, stable_key, time_budget
 from agent.config import Pair
 from agent.executor import Executor
 from agent.inbound import parse_message
 from agent.ingest import Match, Routed, match, route, sender_zone
+from agent.kept import PER_DAY, PER_SENDER, TEXT_KEPT, QuarantineAllowance, capped, readable, short
 from agent.limits import SendLimits, admit, budget, recent
-from agent.model import ROLES
+from agent.model import ROLES, InboundMessage
 from agent.planner import Action, Timeline, plan_pair, plan_program, plan_removed
 from agent.program import Bounced, Clock, PairState, Stage, apply
 from agent.risk import EVERY_KINDS, LATEST_KINDS
@@ -79,9 +84,13 @@ def _outcome(routed_outcome: str) -> Outcome:
 
 
 def _ingest(
-    rt: Runtime, states: dict[str, PairState], now: datetime, report: TickReport
+    rt: Runtime, states: dict[str, PairState], now: datetime, report: TickReport, *, dry_run: bool
 ) -> tuple[list[tuple[RawMessage, Outcome]], list[Action]]:
-    """Apply new replies to `states`; return what to move where, and coordinator notices."""
+    """Apply new replies to `states`; return what to move where, and coordinator notices.
+
+    Each new message's attempt is counted before it is processed (agent.attempts): one
+    that failed to finish `MAX_ATTEMPTS` times is quarantined unread.
+    """
     cursor = rt.store.meta("mail_cursor")
     try:
         raws, new_cursor = rt.mailbox.fetch(cursor)
@@ -90,47 +99,180 @@ def _ingest(
         return [], []
     handled: list[tuple[RawMessage, Outcome]] = []
     notices: list[Action] = []
+    pending: list[tuple[RawMessage, str]] = []
     for raw in raws:
-        msg = parse_message(raw.data)
-        seen = rt.store.inbound(msg.message_id)
-        if seen:  # applied before a crash or re-delivered: just finish moving it
+        key = stable_key(raw.data)
+        seen = rt.store.inbound(key)
+        if seen and seen.get("ref") == raw.ref:  # handled before a crash: finish moving it
             handled.append((raw, _outcome(seen["outcome"])))
-            continue
-        try:
-            found = match(msg, rt.cfg, rt.token_key, rt.store)
-            state = states.get(found.pair_id or "")
-            routed: Routed = route(msg, found, now, sender_zone(rt.cfg, found), rt.cfg, state)
-        except Exception as exc:  # a message we cannot handle must not block the ones after it
-            log.exception("cannot handle message %s", msg.message_id)
-            routed = Routed("quarantined", Match(), reason=f"could not be processed: {exc}")
-        for event in routed.events if routed.match.pair_id else []:
-            states[routed.match.pair_id] = apply(states[routed.match.pair_id], event)
-        for entry in routed.log:
-            rt.store.append_log(**entry)
-        if routed.notice:
-            notices.append(routed.notice)
-        rt.store.record_inbound(
-            msg.message_id,
-            at=routed.log[0]["at"] if routed.log else now,
-            outcome=routed.outcome,
-            pair=routed.match.pair_id,
-            role=routed.match.role,
-            via=routed.match.via,
-            reason=routed.reason,
-            subject=msg.subject,
-            text=msg.reply_text,
-            problems=list(msg.problems),
-            ref=raw.ref,
-            **{"from": msg.from_addr},
-        )
-        handled.append((raw, _outcome(routed.outcome)))
-        who = (
-            f"{routed.match.pair_id}/{routed.match.role}" if routed.match.pair_id else msg.from_addr
-        )
-        because = f" ({routed.reason})" if routed.reason else ""
-        report.received.append(f"{who}: {routed.outcome}{because}: {msg.subject!r}")
+        else:
+            pending.append((raw, key))
+    ledger = Ledger(rt.store.path.with_name(rt.store.path.name + ".attempts"), write=not dry_run)
+    ledger.keep_only(key for _, key in pending)
+    one_by_one = ledger.suspect(key for _, key in pending)  # a tick died among these
+    batch = [key for _, key in pending if not ledger.exhausted(key)]
+    if not one_by_one:
+        ledger.start(batch)
+    kept = QuarantineAllowance.of(rt.store.meta("quarantine_kept"), now.date())
+    for raw, key in pending:
+        if ledger.exhausted(key):
+            outcome, notice = _poison(rt, raw, key, now, report, kept)
+        else:
+            if one_by_one:
+                ledger.start([key])
+            outcome, notice = _handle(rt, raw, states, now, report, kept)
+            if one_by_one:
+                ledger.finish([key])
+        handled.append((raw, outcome))
+        if notice:
+            notices.append(notice)
+    if not one_by_one:
+        ledger.finish(batch)
+    rt.store.set_meta("quarantine_kept", kept.record())
     rt.store.set_meta("mail_cursor", new_cursor)
     return handled, notices
+
+
+def _handle(
+    rt: Runtime,
+    raw: RawMessage,
+    states: dict[str, PairState],
+    now: datetime,
+    report: TickReport,
+    kept: QuarantineAllowance,
+) -> tuple[Outcome, Action | None]:
+    """Parse, match and route one message within its time budget, and record it. A
+    message that crashes or runs out of time is quarantined and the coordinator told."""
+    msg = None
+    try:
+        with time_budget(attempts.MESSAGE_SECONDS):
+            msg = readable(parse_message(raw.data))
+            seen = rt.store.inbound(msg.message_id)
+            if seen:  # the same message twice in the inbox
+                return _outcome(seen["outcome"]), None
+            found = match(msg, rt.cfg, rt.token_key, rt.store)
+            state = states.get(found.pair_id or "")
+            tz = sender_zone(rt.cfg, found)
+            routed: Routed = route(msg, found, now, tz, rt.cfg, state)
+    except (Exception, OverBudget) as exc:  # a message we cannot handle must not block others
+        log.exception("cannot handle message %s", msg.message_id if msg else raw.ref)
+        reason = f"could not be processed: {str(exc) or type(exc).__name__}"
+        if msg is None:
+            return _poison(rt, raw, stable_key(raw.data), now, report, kept, reason)
+        routed = Routed("quarantined", Match(), notice=_crash_notice(msg, reason), reason=reason)
+    for event in routed.events if routed.match.pair_id else []:
+        states[routed.match.pair_id] = apply(states[routed.match.pair_id], event)
+    for entry in routed.log:
+        rt.store.append_log(**entry)
+    folder = "quarantine" if routed.outcome == "quarantined" else "processed"
+    with_text = routed.outcome != "quarantined" or kept.take(msg.from_addr)
+    reason = routed.reason if with_text else _not_kept(routed.reason)
+    rt.store.record_inbound(
+        msg.message_id,
+        at=routed.log[0]["at"] if routed.log else now,
+        outcome=routed.outcome,
+        pair=routed.match.pair_id,
+        role=routed.match.role,
+        via=routed.match.via,
+        reason=reason,
+        subject=short(msg.subject) if with_text else "",
+        text=capped(msg.reply_text, folder) if with_text else "",
+        problems=list(msg.problems),
+        ref=raw.ref,
+        **{"from": short(msg.from_addr)},
+    )
+    who = f"{routed.match.pair_id}/{routed.match.role}" if routed.match.pair_id else msg.from_addr
+    because = f" ({reason})" if reason else ""
+    report.received.append(f"{who}: {routed.outcome}{because}: {short(msg.subject, 200)!r}")
+    notice = routed.notice if with_text else None
+    return _outcome(routed.outcome), notice and _capped_notice(notice, folder)
+
+
+def _poison(
+    rt: Runtime,
+    raw: RawMessage,
+    key: str,
+    now: datetime,
+    report: TickReport,
+    kept: QuarantineAllowance,
+    reason: str | None = None,
+) -> tuple[Outcome, Action | None]:
+    """Quarantine a message unread (it could not be parsed, or stopped the agent each
+    time it was tried); the coordinator hears of it from what its header lines say."""
+    seen = peek(raw.data)
+    reason = reason or (
+        f"could not be processed in {attempts.MAX_ATTEMPTS} attempts "
+        "(the agent stopped while reading it each time)"
+    )
+    reason += "; it is in the quarantine folder as it arrived"
+    with_text = kept.take(seen.address)
+    rt.store.record_inbound(
+        key,
+        at=now,
+        outcome="quarantined",
+        pair=None,
+        role=None,
+        via=None,
+        reason=reason if with_text else _not_kept(reason),
+        subject=short(seen.subject) if with_text else "",
+        text="",
+        problems=[],
+        ref=raw.ref,
+        **{"from": seen.address or short(seen.name)},
+    )
+    report.received.append(
+        f"{seen.address or 'an unknown sender'}: quarantined ({reason}): {seen.subject!r}"
+    )
+    message = {
+        "from_name": seen.name,
+        "from_addr": seen.address,
+        "subject": seen.subject,
+        "date": seen.date,
+        "text": "",
+        "unread": True,
+    }
+    notice = Action(
+        key=f"notice/{key}",
+        kind="coordinator_reply",
+        pair_id=None,
+        template="coordinator_reply",
+        extra={"reason": reason, "message": message},
+    )
+    return "quarantine", notice if with_text else None
+
+
+def _crash_notice(msg: InboundMessage, reason: str) -> Action:
+    message = {
+        "from_name": msg.from_name,
+        "from_addr": msg.from_addr,
+        "subject": msg.subject,
+        "date": msg.date.isoformat() if msg.date else "",
+        "text": msg.reply_text or msg.text,
+    }
+    return Action(
+        key=f"notice/{msg.message_id}",
+        kind="coordinator_reply",
+        pair_id=None,
+        template="coordinator_reply",
+        extra={"reason": f"{reason}; it is in the quarantine folder", "message": message},
+    )
+
+
+def _capped_notice(notice: Action, folder: str) -> Action:
+    """The notice with the quoted text capped like the record's (agent.kept)."""
+    message = notice.extra.get("message")
+    if not isinstance(message, dict) or len(message.get("text", "")) <= TEXT_KEPT:
+        return notice
+    message = {**message, "text": capped(message["text"], folder)}
+    return replace(notice, extra={**notice.extra, "message": message})
+
+
+def _not_kept(reason: str | None) -> str:
+    because = f"{reason}; " if reason else ""
+    return (
+        f"{because}subject and text not kept (more than {PER_SENDER} quarantined messages "
+        f"from this sender, or {PER_DAY} in all, today)"
+    )
 
 
 def run_tick(rt: Runtime, now: datetime, *, dry_run: bool = False) -> TickReport:
@@ -153,7 +295,7 @@ def run_tick(rt: Runtime, now: datetime, *, dry_run: bool = False) -> TickReport
     states, report.changes = changed.states, changed.notes
     if previous != reconcile.snapshot(cfg):
         store.set_meta("program_snapshot", reconcile.snapshot(cfg))  # written with the states
-    handled, notices = _ingest(rt, states, now, report)
+    handled, notices = _ingest(rt, states, now, report, dry_run=dry_run)
     notices = _owed_notices(store, changed.notices + notices)
     closing = Timeline.of(cfg).closing
     states = {pid: apply(state, Clock(now, closing)) for pid, state in states.items()}

@@ -78,11 +78,17 @@ _UNTIL = re.compile(
     )\b"""
 )
 # Japanese and Chinese put the marker after the date: "3月15日まで", "3月15日前".
-_UNTIL_AFTER = re.compile(r"(?P<date>[0-9０-９年月日/.\s]{3,16})\s*(?:まで|前|为止|為止)")
+_UNTIL_AFTER = re.compile(r"(?P<date>[0-9０-９年月日/.\s]{3,16})\s{0,4}(?:まで|前|为止|為止)")
 _DATE_HINT = re.compile(
     r"[^\W\d_]{3,}|\d{1,4}[./-]\d{1,2}|\d{1,2}(?:st|nd|rd|th|\.)|[年月日]", re.I
 )
 _WORDS = 5
+# Bounds on the work for one text, whatever its length: dateparser costs milliseconds a call.
+_MAX_WORD = 30  # characters: a longer word is no day, and the words after it are not read
+_MAX_CLAUSE = 300  # characters read after a target word or marker
+_MAX_TARGETS = 6  # target words tried, the last ones first
+_MAX_MARKERS = 12  # "back"/"until" phrases tried, in text order
+_MAX_AWAY_TEXT = 4_000  # characters of an auto-reply searched for its return date
 _DAY_MONTH = re.compile(r"(?P<d>\d{1,2})\.(?P<m>\d{1,2})\.?")
 
 
@@ -126,21 +132,26 @@ def proposed_time(sentence: str, now: datetime, tz: ZoneInfo) -> Proposal | None
 
 
 def return_date(text: str, now: datetime, tz: ZoneInfo) -> date | None:
-    """The day an out-of-office writer is back, or None when the text does not say."""
+    """The day an out-of-office writer is back, or None when the text does not say.
+
+    The first phrase in the text that names a day in the next `MAX_AWAY` wins.
+    Only the start of the text is read, and only its first few phrases: the
+    notice says when its writer is back before any quoted message below it.
+    """
+    text = text[:_MAX_AWAY_TEXT]
     local_now = now.astimezone(tz).replace(tzinfo=None)
-    found: list[tuple[int, date]] = []
-    for marker, extra_day in ((_BACK, 0), (_UNTIL, 1)):
-        for m in marker.finditer(text):
-            day, _ = _first_day(text[m.end() :], local_now)
-            if day:
-                found.append((m.start(), day + timedelta(days=extra_day)))
-    for m in _UNTIL_AFTER.finditer(text):
-        day = _parse_day(m.group("date").strip(), local_now)
+    markers = [(m.start(), m.end(), 0, False) for m in _BACK.finditer(text)]
+    markers += [(m.start(), m.end(), 1, False) for m in _UNTIL.finditer(text)]
+    markers += [(m.start("date"), m.end("date"), 1, True) for m in _UNTIL_AFTER.finditer(text)]
+    for start, end, extra_day, before in sorted(markers)[:_MAX_MARKERS]:
+        if before:  # the date is the marker's own text ("3月15日まで")
+            day = _parse_day(text[start:end].strip(), local_now)
+        else:
+            day = _first_day(text[end:], local_now)[0]
         if day:
-            found.append((m.start(), day + timedelta(days=1)))
-    for _, day in sorted(found):
-        if local_now.date() < day <= local_now.date() + MAX_AWAY:
-            return day
+            day += timedelta(days=extra_day)
+            if local_now.date() < day <= local_now.date() + MAX_AWAY:
+                return day
     return None
 
 
@@ -170,15 +181,19 @@ def _time_of_day(text: str) -> tuple[time | None, str]:
 
 
 def _candidate_starts(text: str) -> list[int]:
-    """Where the new day may start: after each target word, the last first, then anywhere."""
-    return [m.end() for m in reversed(list(_TARGET.finditer(text)))] + [0]
+    """Where the new day may start: after each of the last target words, the last first,
+    then anywhere."""
+    return [m.end() for m in list(_TARGET.finditer(text))[::-1][:_MAX_TARGETS]] + [0]
 
 
 def _first_day(text: str, local_now: datetime) -> tuple[date | None, str]:
     """The longest run of up to five leading words that reads as a day."""
-    clause = re.split(r"[.?!;](?:\s|$)|\n", text, maxsplit=1)[0]
-    words = _FILLER.sub(" ", clause).split()[:_WORDS]
-    words = [w.strip(",:()") for w in words]
+    clause = re.split(r"[.?!;](?:\s|$)|\n", text[:_MAX_CLAUSE], maxsplit=1)[0]
+    words = []
+    for word in _FILLER.sub(" ", clause).split()[:_WORDS]:
+        if len(word) > _MAX_WORD:
+            break
+        words.append(word.strip(",:()"))
     for n in range(len(words), 0, -1):
         phrase = " ".join(words[:n])
         day = _parse_day(phrase, local_now)

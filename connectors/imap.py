@@ -139,6 +139,7 @@ class ImapMailbox:
     """The program's IMAP mailbox (see the module docstring for the exact behaviour)."""
 
     send_limits = (None, None)  # the SMTP server's own; set `limits:` in the config to match
+    envelope_sender = True  # Return-Path becomes MAIL FROM (VERP; connectors.smtp.envelope)
 
     class Options(BaseModel):
         model_config = ConfigDict(extra="forbid")

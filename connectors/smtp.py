@@ -155,7 +155,7 @@ class SmtpOptions(BaseModel):
 class Delivery:
     """What became of one message: who got it and who did not, with the server's reply."""
 
-    data: bytes  # the bytes that were sent (CRLF, Bcc removed): the copy for Sent
+    data: bytes  # the bytes that were sent (CRLF, Bcc and Return-Path removed): the copy for Sent
     delivered: list[str] = field(default_factory=list)
     refused: dict[str, str] = field(default_factory=dict)  # 5xx: address -> reply
     deferred: dict[str, str] = field(default_factory=dict)  # 4xx after every retry
@@ -176,8 +176,15 @@ def _reply(code: int, text: bytes | str) -> str:
 
 
 def envelope(message: EmailMessage) -> tuple[str, list[str]]:
-    """Envelope sender and recipients from the headers (Sender/From; To, Cc, Bcc)."""
-    sender = message["Sender"] or message["From"]
+    """Envelope sender and recipients from the headers (Return-Path/Sender/From; To, Cc, Bcc).
+
+    The agent puts its signed bounce address (VERP, agent.tokens) in Return-Path, where
+    RFC 5321 section 4.4 keeps the reverse-path: it becomes MAIL FROM, so delivery status
+    notifications come back to it, and it is taken out of the message sent (only the
+    final delivery adds a Return-Path). Provider APIs (Gmail, Microsoft Graph, EWS) set
+    the envelope sender themselves: there bounces are tied by Message-ID alone.
+    """
+    sender = message["Return-Path"] or message["Sender"] or message["From"]
     if not sender:
         raise ConnectorError("the message has no From: header")
     from_addr = getaddresses([str(sender)])[0][1]
@@ -335,8 +342,8 @@ class SmtpSender:
         """
         from_addr, recipients = envelope(message)
         utf8 = not all(a.isascii() for a in [from_addr, *recipients])
-        if message["Bcc"] is not None:
-            message = _without_bcc(message)
+        if message["Bcc"] is not None or message["Return-Path"] is not None:
+            message = _for_transport(message)
         policy = email.policy.SMTPUTF8 if utf8 else email.policy.SMTP
         data = message.as_bytes(policy=policy)
         result = Delivery(data)
@@ -496,10 +503,11 @@ def _readable(sock: socket.socket | None) -> bool:
         return True
 
 
-def _without_bcc(message: EmailMessage) -> EmailMessage:
-    """A copy without Bcc: (blind recipients are in the envelope, not the headers)."""
+def _for_transport(message: EmailMessage) -> EmailMessage:
+    """A copy without Bcc: and Return-Path: (both are in the envelope, not the headers)."""
     stripped = copy.deepcopy(message)
     del stripped["Bcc"]
+    del stripped["Return-Path"]
     return stripped
 
 

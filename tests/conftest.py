@@ -52,6 +52,7 @@ pairs:
 mail: {type: maildir, path: mail}
 calendar: {type: ics, path: calendar}
 storage: {path: state.json}
+security: {authserv_id: mx.example.org}
 """
 
 

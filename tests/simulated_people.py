@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from connectors.maildir import message_id_of
+from tests.mta import SECURITY_YAML, stamp
 
 PARSER = BytesParser(policy=email.policy.default)
 
@@ -112,6 +113,7 @@ def many_pairs(
         + pairs_yaml
         + "mail: {type: maildir, path: mail}\n"
         "calendar: {type: ics, path: calendar}\n"
+        + SECURITY_YAML
         + (
             f"storage: {storage}\n"
             if storage.startswith("{")
@@ -226,7 +228,8 @@ class People:
         message["Date"] = format_datetime(when)
         message["Message-ID"] = f"<{mid}>"
         message.set_content(text)
-        return Reply(when, message.as_bytes(policy=email.policy.SMTP), mid, logged)
+        data = stamp(message.as_bytes(policy=email.policy.SMTP))  # as the receiving MTA would
+        return Reply(when, data, mid, logged)
 
     def due(self, now: datetime) -> list[Reply]:
         ready = sorted((r for r in self.queue if r.when <= now), key=lambda r: r.when)

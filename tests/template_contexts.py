@@ -113,6 +113,7 @@ PARTICIPANT_TEMPLATES = (
     "progress_check",
     "meeting_time_check",
     "rating_follow_up",
+    "confirm_change",
 )
 COORDINATOR_TEMPLATES = ("coordinator_reply", "coordinator_escalation", "digest")
 ALL_TEMPLATES = PARTICIPANT_TEMPLATES + COORDINATOR_TEMPLATES
@@ -183,6 +184,13 @@ def _extras(name: str) -> dict[str, Any]:
         return {"declined": 2}
     if name == "rating_follow_up":
         return {"rating": 2}
+    if name == "confirm_change":
+        zone = ZoneInfo(MENTEE["timezone"])
+        return {
+            "changes": ["skip a meeting (Tuesday 30 March 2027)", "rate the mentoring 2/5"],
+            "asked_at": datetime(2027, 3, 23, 9, 41, tzinfo=zone),
+            "until": datetime(2027, 3, 28, 10, 5, tzinfo=zone),
+        }
     if name == "closure":
         return {
             "meetings_held": 6,

@@ -38,7 +38,7 @@ def test_preview_of_an_unknown_template_or_pair_is_a_usage_error(cli, write_conf
 
 def test_every_template_previews_for_the_minimal_config(cli) -> None:
     names = Renderer().names()
-    assert len(names) == 18
+    assert len(names) == 19
     for name in names:
         code, out, err = cli("preview", "--config", MINIMAL, name, "--now", "2027-02-20T10:00")
         assert code == 0, f"{name}: {err}"
@@ -185,4 +185,4 @@ def test_store_copy_moves_a_program_to_sqlite_and_status_reads_the_same(
         "mixed.yaml",
     )
     code, _, err = cli("tick", "--config", mixed, "--now", "2027-02-17T09:00")
-    assert code == 1 and "is a sqlite state file" in err and "store copy" in err
+    assert code == 2 and "is a sqlite state file" in err and "store copy" in err

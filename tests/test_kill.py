@@ -127,7 +127,14 @@ class ImapMail(Mail):
         return [bytes(data[uid][b"BODY[]"]) for uid in sorted(data)]
 
     def sent(self) -> list[bytes]:
-        return [d.data for d in list(self.handler.delivered) if d.mail_from == self.login]
+        # mail to participants goes out with the signed bounce address (VERP) as MAIL FROM
+        local, domain = self.login.split("@")
+        return [
+            d.data
+            for d in list(self.handler.delivered)
+            if d.mail_from == self.login
+            or (d.mail_from.startswith(f"{local}+bounce.") and d.mail_from.endswith(f"@{domain}"))
+        ]
 
 
 # --------------------------------------------------------------------------- the agent side

@@ -22,6 +22,7 @@ import icalendar
 import pytest
 
 from tests.conftest import THREE_PAIRS
+from tests.mta import stamp
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
@@ -68,8 +69,9 @@ class Program:
         return matches[0]
 
     def deliver(self, message: EmailMessage) -> None:
+        """Into the inbox as the receiving MTA delivers it (tests/mta.py)."""
         mailbox.Maildir(self.root / "mail" / "inbox").add(
-            message.as_bytes(policy=email.policy.SMTP)
+            stamp(message.as_bytes(policy=email.policy.SMTP))
         )
 
 

@@ -26,9 +26,10 @@ def test_reply_token_round_trip_and_forgery() -> None:
 
 
 def test_message_id_is_stable_per_action_and_distinct_across_actions() -> None:
-    a = message_id("prog", "p/welcome/mentor", "example.org")
-    assert a == message_id("prog", "p/welcome/mentor", "example.org")
-    assert a != message_id("prog", "p/welcome/mentee", "example.org")
+    a = message_id(KEY, "prog", "p/welcome/mentor", "example.org")
+    assert a == message_id(KEY, "prog", "p/welcome/mentor", "example.org")
+    assert a != message_id(KEY, "prog", "p/welcome/mentee", "example.org")
+    assert a != message_id(b"another key", "prog", "p/welcome/mentor", "example.org")
     assert a.endswith("@example.org")
 
 

@@ -23,6 +23,7 @@ import pytest
 
 from tests.conftest import MINIMAL
 from tests.google_api import GoogleApiEmulator, write_token_file
+from tests.mta import stamp
 from tests.test_lifecycle_e2e import BERLIN, gmail_reply
 
 SENDER = "mentoring@example.org"
@@ -42,6 +43,7 @@ class GoogleProgram:
             elif line.startswith("calendar:"):
                 line = f"calendar: {json.dumps(google)}"
             lines.append(line)
+        lines.append("security: {authserv_id: mx.google.com}")  # Gmail's own stamp
         self.config = root / "program.yaml"
         self.config.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
@@ -62,7 +64,8 @@ class GoogleProgram:
     def reply(self, to_subject: str, sender: str, text: str, when: datetime) -> None:
         who = sender.split("<")[-1].rstrip(">")
         original = next(m for m in self.sent(who) if to_subject in m["Subject"])
-        self.api.deliver(bytes(gmail_reply(original, sender, text, when)))
+        raw = bytes(gmail_reply(original, sender, text, when))
+        self.api.deliver(stamp(raw, authserv_id="mx.google.com"))  # as Gmail receives it
 
 
 @pytest.fixture

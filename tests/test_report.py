@@ -42,6 +42,7 @@ from agent.report_html import report_html
 from agent.store import Store, open_store
 from tests.browser import BrowserError, chromium, open_page, read_png
 from tests.conftest import THREE_PAIRS
+from tests.mta import stamp
 
 BERLIN = ZoneInfo("Europe/Berlin")
 T0 = datetime(2027, 2, 15, 9, 0, tzinfo=BERLIN)  # the first tick: welcomes and agreements
@@ -106,7 +107,7 @@ class Scenario:
         message["In-Reply-To"] = original["Message-ID"]
         message.set_content(f"{text}\n\n> (quoted original)\n")
         mailbox.Maildir(self.root / "mail" / "inbox").add(
-            message.as_bytes(policy=email.policy.SMTP)
+            stamp(message.as_bytes(policy=email.policy.SMTP))  # as the receiving MTA would
         )
         self.tick(at)
         self.replies.append((pair, role, (at - sent_at).total_seconds() / 3600))

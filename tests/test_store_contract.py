@@ -3,8 +3,10 @@
 Whatever a back end does inside, the agent relies on: nothing durable before `flush`,
 everything after it; one record per key; the outbox, inbound and log queries; rewrites
 for `forget`; a dry run that leaves no trace; a corrupt or newer file refused untouched;
-one writer at a time; private files; daily backups; schema migrations; and a state that
-loads after a SIGKILL at any moment.
+one writer at a time; private files; daily backups; schema migrations; a state that
+loads after a SIGKILL at any moment; an existing file that holds no state refused, not
+started afresh; and a write the disk cannot take (a real full tmpfs) dropped whole, in
+memory too, with the file as it was.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import stat
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -475,3 +478,142 @@ def test_the_latest_entry_is_the_latest_in_time_whatever_the_offset(path: Path) 
     with Store.reading(path) as again:
         fresh = again.log_view(latest={"progress"}, every=set())
         assert [e["text"] for e in fresh["p1"]] == ["later"]
+
+
+# -- files that hold no state, and writes that fail (issue 15) -----------------------------
+
+
+@pytest.mark.parametrize("content", [b"", b"null", b" \n", b"[]", b"{}"])
+def test_an_existing_file_without_a_state_is_refused_rather_than_started_afresh(
+    path: Path, content: bytes
+) -> None:
+    path.write_bytes(content)
+    for opening in (lambda: open_store(path), lambda: Store.reading(path).__enter__()):
+        with pytest.raises(StoreError, match=r"left untouched\. Restore it from a backup"):
+            opening()
+        assert path.read_bytes() == content
+    assert {p.name for p in path.parent.iterdir()} <= {path.name, f"{path.name}.lock"}
+    open_store(path.with_name("fresh" + path.suffix)).close()  # the lock was released
+
+
+def test_an_interrupted_first_write_leaves_no_file_at_all(
+    path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not an empty one, which the next start would refuse."""
+
+    def killed(*_args: object) -> None:
+        raise KeyboardInterrupt  # what a kill at the rename looks like from inside
+
+    monkeypatch.setattr(os, "replace", killed)
+    with pytest.raises(KeyboardInterrupt):
+        store = open_store(path)  # SQLite makes its file here, TinyDB at the first flush
+        store.set_meta("n", 1)
+        store.close()
+    monkeypatch.undo()
+    assert sorted(p.name for p in path.parent.iterdir()) == [f"{path.name}.lock"]
+    store = open_store(path)
+    assert store.meta("n") is None
+    store.close()
+
+
+@pytest.fixture
+def full_disk_path(path: Path) -> Iterator[Path]:
+    """The state file's name on a 1 MB tmpfs (root only: mounting needs it)."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs needs root")
+    disk = path.parent / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(disk)], capture_output=True
+    )
+    if mounted.returncode:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
+    try:
+        yield disk / path.name
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], check=True)
+
+
+def _fill(folder: Path) -> Path:
+    filler = folder / "filler"
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        while True:
+            os.write(fd, b"\0" * 4096)
+    except OSError:
+        pass  # ENOSPC: full
+    finally:
+        os.close(fd)
+    return filler
+
+
+def test_a_flush_on_a_full_disk_keeps_the_file_and_forgets_the_changes(
+    full_disk_path: Path,
+) -> None:
+    path = full_disk_path
+    store = open_store(path, backups=3, today=lambda: date(2027, 3, 1))
+    store.save_pair_state(PairState(pair_id="p1", stage=Stage.ONBOARDING))
+    store.record_action("p1/welcome/mentor", status="pending")
+    store.flush()
+    before = path.read_bytes()
+    store.save_pair_state(PairState(pair_id="p1", stage=Stage.AGREED))
+    store.record_action("p1/welcome/mentor", status="done")
+    store.append_log(pair="p1", kind="note", at="2027-03-01", text="lost")
+    filler = _fill(path.parent)
+    with pytest.raises(StoreError, match=f"cannot write state file {path}: .*nothing since"):
+        store.flush()
+    assert path.read_bytes() == before
+    # in memory as on disk: what the failed flush would have written is gone
+    assert store.pair_state("p1").stage == Stage.ONBOARDING
+    assert store.action("p1/welcome/mentor")["status"] == "pending" and store.log() == []
+    filler.unlink()
+    store.append_log(pair="p1", kind="note", at="2027-03-01", text="kept")
+    store.close()
+    with Store.reading(path) as again:
+        assert [e["text"] for e in again.log()] == ["kept"]
+        assert again.action("p1/welcome/mentor")["status"] == "pending"
+    assert not [p.name for p in path.parent.iterdir() if p.name.startswith(".")]
+
+
+def test_a_backup_that_does_not_fit_stops_the_flush_and_leaves_no_partial_copy(
+    full_disk_path: Path,
+) -> None:
+    path = full_disk_path
+    store = open_store(path, backups=3, today=lambda: date(2027, 3, 1))
+    for n in range(150):  # a state big enough that its copy cannot fit in what is left
+        store.record_inbound(f"m{n}@example.org", text="x" * 1000)
+    store.close()
+    before = path.read_bytes()
+    store = open_store(path, backups=3, today=lambda: date(2027, 3, 2))  # a new day: a backup
+    store.set_meta("n", 1)
+    filler = path.parent / "filler"
+    free = os.statvfs(path.parent).f_bavail * os.statvfs(path.parent).f_frsize
+    filler.write_bytes(b"\0" * max(0, free - len(before) // 2))
+    with pytest.raises(StoreError, match="cannot write state file"):
+        store.flush()
+    assert path.read_bytes() == before and store.meta("n") is None
+    assert not [p.name for p in path.parent.iterdir() if "2027-03-02" in p.name]  # no partial
+    filler.unlink()
+    store.close()
+    with Store.reading(path.with_name(f"{path.name}.backup-2027-03-02")) as kept:
+        assert len(list(kept.inbound_records())) == 150 and kept.meta("n") is None
+
+
+def test_changes_too_big_for_the_disk_are_dropped_whole_and_the_store_goes_on(
+    full_disk_path: Path,
+) -> None:
+    """SQLite writes to the disk before the commit once its page cache fills: a failure
+    there must lose the whole transaction, not half of it, just as a failed flush does."""
+    path = full_disk_path
+    store = open_store(path)
+    store.set_meta("n", 1)
+    store.flush()
+    for n in range(4000):  # about 4 MB on a 1 MB disk
+        store.record_inbound(f"m{n}@example.org", text="x" * 1000)
+    with pytest.raises(StoreError, match="cannot write state file"):
+        store.flush()
+    assert list(store.inbound_records()) == [] and store.meta("n") == 1
+    store.set_meta("n", 2)
+    store.close()
+    with Store.reading(path) as again:
+        assert again.meta("n") == 2 and list(again.inbound_records()) == []

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from agent.program import PairState, Stage
-from agent.store import SCHEMA_VERSION, Store, open_store
+from agent.store import SCHEMA_VERSION, Store, StoreError, open_store
 
 
 def test_the_file_is_plain_json(tmp_path: Path) -> None:
@@ -35,9 +35,10 @@ def test_a_failed_write_leaves_the_previous_state(tmp_path: Path, monkeypatch) -
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(os, "fsync", disk_full)
-    with pytest.raises(OSError, match="No space"):
+    with pytest.raises(StoreError, match="No space left on device; nothing since the last"):
         store.flush()
     assert path.read_bytes() == before
+    assert store.pair_state("p1").stage == Stage.ONBOARDING  # in memory too: as on disk
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".state")] == []
     monkeypatch.undo()
     store.close()
