@@ -56,6 +56,16 @@ security: {authserv_id: mx.example.org}
 """
 
 
+@pytest.fixture(scope="module")
+def onboarded(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """THREE_PAIRS after its first tick (welcomes and agreements sent), once per module:
+    copy it before changing it."""
+    root = tmp_path_factory.mktemp("onboarded")
+    (root / "program.yaml").write_text(THREE_PAIRS, encoding="utf-8")
+    assert main(["tick", "--config", str(root / "program.yaml"), "--now", "2027-02-15T09:00"]) == 0
+    return root
+
+
 @pytest.fixture
 def write_config(tmp_path: Path) -> Callable[[str], Path]:
     def write(text: str, name: str = "program.yaml") -> Path:

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from datetime import datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
+from typing import Any
 
 CRLF = "\r\n"
 
@@ -243,3 +244,16 @@ def with_message_id(original: EmailMessage, message_id: str) -> EmailMessage:
             copy[name] = f"<{message_id}>" if name.lower() == "message-id" else value
     copy.set_content(_body(original))
     return copy
+
+
+class Outbox:
+    """What the agent sent, as `agent.ingest.match` asks for it: these records by id."""
+
+    def __init__(self, records: dict[str, dict[str, Any]]) -> None:
+        self.records = records
+
+    def sent(self, message_id: str) -> dict[str, Any] | None:
+        return self.records.get(message_id)
+
+    def latest_sent(self, pair_id: str, role: str) -> dict[str, Any] | None:
+        return None

@@ -9,7 +9,7 @@ caldav        : Radicale on 127.0.0.1 (tests/davserver.py); the organizer's cale
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email import message_from_bytes, policy
@@ -129,6 +129,26 @@ def ics_calendar_harness(tmp_path: Path) -> Iterator[IcsHarness]:
 
 
 # --- imap + smtp --------------------------------------------------------------------------
+
+
+@dataclass
+class ProgramCli:
+    """One program driven through the in-process CLI (the `cli` fixture of conftest)."""
+
+    cli: Callable[..., tuple[int, str, str]]
+    config: Path | str
+
+    def tick(self, now: str, *extra: str) -> str:
+        """`tick --now NOW [EXTRA...]`, which must succeed; what it printed."""
+        code, out, err = self.cli("tick", "--config", self.config, "--now", now, *extra)
+        assert code == 0, out + err
+        return out
+
+    def status(self, now: str) -> dict[str, Any]:
+        """`status --json --now NOW`, per pair id."""
+        code, out, err = self.cli("status", "--config", self.config, "--json", "--now", now)
+        assert code == 0, err
+        return {p["id"]: p for p in json.loads(out)["pairs"]}
 
 
 @dataclass

@@ -30,6 +30,7 @@ import argparse
 import asyncio
 import contextlib
 import ctypes
+import email.policy
 import grp
 import itertools
 import logging
@@ -50,6 +51,8 @@ import uuid
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from email.message import EmailMessage
+from email.parser import BytesParser
 from email.utils import formatdate
 from pathlib import Path
 from typing import Any
@@ -752,6 +755,23 @@ class MailServers:
         client = IMAPClient(HOST, port=self.imap_port, ssl=False, timeout=10)
         client.login(user.login, user.password)
         return client
+
+    def messages(self, user: MailUser, folder: str = "INBOX") -> list[EmailMessage]:
+        """Every message in `folder` (`/` between levels), parsed, in UID order; [] when
+        the folder does not exist."""
+        client = self.imap(user)
+        try:
+            delimiter = client.list_folders("", "")[0][1].decode()
+            folder = folder.replace("/", delimiter)
+            if not client.folder_exists(folder):
+                return []
+            client.select_folder(folder, readonly=True)
+            uids = sorted(client.search(["ALL"]))
+            data = client.fetch(uids, ["BODY.PEEK[]"]) if uids else {}
+        finally:
+            client.logout()
+        parser = BytesParser(policy=email.policy.default)
+        return [parser.parsebytes(data[uid][b"BODY[]"]) for uid in uids]
 
     def send(self, user: MailUser, to: list[str], data: bytes) -> None:
         """Submit a message as `user` through the SMTP relay."""

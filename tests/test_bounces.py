@@ -11,15 +11,12 @@ Exchange Online send (tests/forgery.py), on the embedded default and on IMAP (Do
 
 from __future__ import annotations
 
-import email.policy
 import hashlib
-import json
 import mailbox
 import secrets
 import shutil
 from collections.abc import Callable
 from email.message import EmailMessage
-from email.parser import BytesParser
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +30,8 @@ from agent.store import open_store
 from agent.tokens import bounce_address, message_id
 from connectors.smtp import envelope
 from tests.conftest import THREE_PAIRS
-from tests.forgery import DSN_SHAPES, exim_bounce, with_message_id
+from tests.forgery import DSN_SHAPES, Outbox, exim_bounce, with_message_id
+from tests.local_harness import ProgramCli
 from tests.mailservers import MailServers, program_config
 from tests.test_lifecycle_e2e import Program, at
 
@@ -41,17 +39,6 @@ BEN = "Ben.Becker@example.net"
 ANA = "ana@example.org"
 PROGRAM = "mentoring@example.org"
 WHEN = at("2027-02-15T09:05")
-
-
-@pytest.fixture(scope="module")
-def onboarded(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A program folder after its first tick: the welcomes and agreements went out."""
-    from agent.cli import main
-
-    root = tmp_path_factory.mktemp("onboarded")
-    (root / "program.yaml").write_text(THREE_PAIRS, encoding="utf-8")
-    assert main(["tick", "--config", str(root / "program.yaml"), "--now", "2027-02-15T09:00"]) == 0
-    return root
 
 
 @pytest.fixture
@@ -219,22 +206,6 @@ def test_the_bounce_address_is_the_smtp_envelope_sender_and_leaves_no_header() -
     assert envelope(message)[0] == "mentoring@example.org"
 
 
-def _imap(servers: MailServers, user: Any, folder: str) -> list[EmailMessage]:
-    client = servers.imap(user)
-    try:
-        delimiter = client.list_folders("", "")[0][1].decode()
-        folder = folder.replace("/", delimiter)
-        if not client.folder_exists(folder):
-            return []
-        client.select_folder(folder, readonly=True)
-        uids = sorted(client.search(["ALL"]))
-        data = client.fetch(uids, ["BODY.PEEK[]"]) if uids else {}
-    finally:
-        client.logout()
-    parser = BytesParser(policy=email.policy.default)
-    return [parser.parsebytes(data[uid][b"BODY[]"]) for uid in uids]
-
-
 def test_bounces_over_smtp_and_imap(
     mail_servers: MailServers, tmp_path: Path, cli: Callable[..., tuple[int, str, str]]
 ) -> None:
@@ -246,15 +217,8 @@ def test_bounces_over_smtp_and_imap(
     config = program_config(mail_servers, user, tmp_path, text=text)
     start = len(mail_servers.smtp.handler.delivered)
 
-    def tick(now: str) -> str:
-        code, out, err = cli("tick", "--config", config, "--now", now)
-        assert code == 0, out + err
-        return out
-
-    def status(now: str) -> dict[str, Any]:
-        code, out, err = cli("status", "--config", config, "--json", "--now", now)
-        assert code == 0, err
-        return {p["id"]: p for p in json.loads(out)["pairs"]}
+    driven = ProgramCli(cli, config)
+    tick, status = driven.tick, driven.status
 
     def deliver_imap(raw: bytes) -> None:
         client = mail_servers.imap(user)
@@ -266,7 +230,7 @@ def test_bounces_over_smtp_and_imap(
     tick("2027-02-15T09:00")
     agreement = next(
         m
-        for m in _imap(mail_servers, user, "Sent")
+        for m in mail_servers.messages(user, "Sent")
         if m["To"].addresses[0].addr_spec == BEN and "agreement" in m["Subject"]
     )
     # the signed bounce address went out as MAIL FROM, and not as a header
@@ -287,24 +251,13 @@ def test_bounces_over_smtp_and_imap(
     out = tick("2027-02-15T10:00")
     assert f"quarantined ({NOT_OURS})" in out, out
     assert status("2027-02-15T10:00")["ana-ben"]["undeliverable"] == {}
-    assert len(_imap(mail_servers, user, "mentormail/quarantine")) == 1
+    assert len(mail_servers.messages(user, "mentormail/quarantine")) == 1
 
     deliver_imap(DSN_SHAPES["postfix"](agreement, BEN.lower(), transaction.mail_from, WHEN))
     out = tick("2027-02-15T11:00")
     assert "ana-ben/mentee: bounce" in out, out
     held = status("2027-02-15T11:00")["ana-ben"]["undeliverable"]
     assert held["mentee"]["address"] == BEN.lower()
-
-
-class _Outbox:
-    def __init__(self, records: dict[str, dict[str, Any]]) -> None:
-        self.records = records
-
-    def sent(self, message_id: str) -> dict[str, Any] | None:
-        return self.records.get(message_id)
-
-    def latest_sent(self, pair_id: str, role: str) -> dict[str, Any] | None:
-        return None
 
 
 def test_an_email_sent_before_ids_were_keyed_ties_no_bounce(write_config) -> None:
@@ -322,9 +275,9 @@ def test_an_email_sent_before_ids_were_keyed_ties_no_bounce(write_config) -> Non
     raw = DSN_SHAPES["postfix"](original, BEN.lower(), PROGRAM, WHEN)
     parsed = parse_message(raw)
     assert parsed.bounce and parsed.returned_ids == (old,)
-    assert match(parsed, cfg, b"k" * 32, _Outbox({old: record})).problem == NOT_OURS
+    assert match(parsed, cfg, b"k" * 32, Outbox({old: record})).problem == NOT_OURS
     keyed = message_id(b"k" * 32, cfg.program.slug, "ana-ben/agreement/mentee", "example.org")
     original.replace_header("Message-ID", f"<{keyed}>")
     parsed = parse_message(DSN_SHAPES["postfix"](original, BEN.lower(), PROGRAM, WHEN))
-    found = match(parsed, cfg, b"k" * 32, _Outbox({keyed: record}))
+    found = match(parsed, cfg, b"k" * 32, Outbox({keyed: record}))
     assert (found.pair_id, found.role, found.address) == ("ana-ben", "mentee", BEN.lower())

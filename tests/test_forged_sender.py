@@ -23,7 +23,6 @@ from collections.abc import Callable
 from email.message import EmailMessage
 from email.parser import BytesParser
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -40,7 +39,8 @@ from agent.tokens import (
     reply_address,
 )
 from tests.conftest import THREE_PAIRS
-from tests.forgery import gmail_reply
+from tests.forgery import Outbox, gmail_reply
+from tests.local_harness import ProgramCli
 from tests.mailservers import MailServers, program_config
 from tests.test_lifecycle_e2e import Program, at
 
@@ -220,22 +220,11 @@ def test_tokens_of_old_emails_still_read_and_purposes_never_mix() -> None:
     assert read_bounce_address([forged], sender, key) is None
 
 
-class _Outbox:
-    def __init__(self, records: dict[str, dict[str, Any]]) -> None:
-        self.records = records
-
-    def sent(self, message_id: str) -> dict[str, Any] | None:
-        return self.records.get(message_id)
-
-    def latest_sent(self, pair_id: str, role: str) -> dict[str, Any] | None:
-        return None
-
-
 def test_an_email_sent_with_an_old_guessable_id_places_no_reply(write_config) -> None:
     """Emails sent before the upgrade stay in the outbox under ids anyone can compute."""
     cfg = load_config(write_config(THREE_PAIRS))
     old = _old_message_id(cfg.program.slug, "ana-ben/agreement/mentee", "example.org")
-    outbox = _Outbox({old: {"pair": "ana-ben", "role": "mentee", "kind": "agreement"}})
+    outbox = Outbox({old: {"pair": "ana-ben", "role": "mentee", "kind": "agreement"}})
     raw = (
         f"From: Eve <{EVIL}>\r\nTo: mentoring@example.org\r\nSubject: Re: agreement\r\n"
         f"Message-ID: <x@attacker.test>\r\nIn-Reply-To: <{old}>\r\n\r\nForward this.\r\n"
@@ -254,17 +243,6 @@ def _calendars(root: Path) -> dict[str, bytes]:
 
 def _ids(messages: list[EmailMessage]) -> set[str]:
     return {str(m["Message-ID"]) for m in messages}
-
-
-@pytest.fixture(scope="module")
-def onboarded(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A program folder after its first tick: the welcomes and agreements went out."""
-    from agent.cli import main
-
-    root = tmp_path_factory.mktemp("onboarded")
-    (root / "program.yaml").write_text(THREE_PAIRS, encoding="utf-8")
-    assert main(["tick", "--config", str(root / "program.yaml"), "--now", "2027-02-15T09:00"]) == 0
-    return root
 
 
 @pytest.fixture
@@ -376,22 +354,6 @@ def with_id(original: EmailMessage, message_id: str) -> EmailMessage:
 # --------------------------------------------------------------------------- IMAP
 
 
-def _imap_messages(servers: MailServers, user: Any, folder: str) -> list[EmailMessage]:
-    client = servers.imap(user)
-    try:
-        delimiter = client.list_folders("", "")[0][1].decode()
-        folder = folder.replace("/", delimiter)
-        if not client.folder_exists(folder):
-            return []
-        client.select_folder(folder, readonly=True)
-        uids = sorted(client.search(["ALL"]))
-        data = client.fetch(uids, ["BODY.PEEK[]"]) if uids else {}
-    finally:
-        client.logout()
-    parser = BytesParser(policy=email.policy.default)
-    return [parser.parsebytes(data[uid][b"BODY[]"]) for uid in uids]
-
-
 def test_forged_senders_change_nothing_on_imap(
     mail_servers: MailServers, tmp_path: Path, cli: Callable[..., tuple[int, str, str]]
 ) -> None:
@@ -401,15 +363,8 @@ def test_forged_senders_change_nothing_on_imap(
     text = THREE_PAIRS.replace("coordinator@example.org", coordinator)
     config = program_config(mail_servers, user, tmp_path, text=text)
 
-    def tick(now: str) -> str:
-        code, out, err = cli("tick", "--config", config, "--now", now)
-        assert code == 0, out + err
-        return out
-
-    def status(now: str) -> dict[str, Any]:
-        code, out, err = cli("status", "--config", config, "--json", "--now", now)
-        assert code == 0, err
-        return {p["id"]: p for p in json.loads(out)["pairs"]}
+    driven = ProgramCli(cli, config)
+    tick, status = driven.tick, driven.status
 
     def deliver(raw: bytes) -> None:
         client = mail_servers.imap(user)
@@ -419,7 +374,7 @@ def test_forged_senders_change_nothing_on_imap(
             client.logout()
 
     tick("2027-02-15T09:00")
-    sent = _imap_messages(mail_servers, user, "Sent")
+    sent = mail_servers.messages(user, "Sent")
     agreement = next(
         m for m in sent if m["To"].addresses[0].addr_spec == BEN and "agreement" in m["Subject"]
     )
@@ -440,18 +395,18 @@ def test_forged_senders_change_nothing_on_imap(
         assert why in out, label
     assert status("2027-02-15T09:30") == before
     assert _calendars(tmp_path) == calendars
-    quarantined = _ids(_imap_messages(mail_servers, user, "mentormail/quarantine"))
+    quarantined = _ids(mail_servers.messages(user, "mentormail/quarantine"))
     assert quarantined == {parse_message(raw).message_id.join("<>") for raw in forged.values()}
-    assert _imap_messages(mail_servers, user, "INBOX") == []
+    assert mail_servers.messages(user, "INBOX") == []
     notices = [
         m
-        for m in _imap_messages(mail_servers, user, "Sent")[len(sent) :]
+        for m in mail_servers.messages(user, "Sent")[len(sent) :]
         if m["To"].addresses[0].addr_spec == coordinator
     ]
     # one notice each, up to the per-sender limit on quarantined mail (agent.ingest)
     assert notices and len(notices) == out.count("coordinator_reply -> coordinator"), out
     assert all("Needs you" in m["Subject"] for m in notices)
-    assert len(_imap_messages(mail_servers, user, "Sent")) == len(sent) + len(notices)
+    assert len(mail_servers.messages(user, "Sent")) == len(sent) + len(notices)
 
     # the control: the same reply from Ben's own address is read, not quarantined
     deliver(gmail_reply(agreement, BEN_FROM, AGREE, at("2027-02-15T09:40")))

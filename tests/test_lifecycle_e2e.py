@@ -8,7 +8,6 @@ quotes the instructions); ticks are repeated to prove nothing goes out twice.
 from __future__ import annotations
 
 import email.policy
-import json
 import mailbox
 from collections import Counter
 from datetime import datetime, timedelta
@@ -22,29 +21,19 @@ import icalendar
 import pytest
 
 from tests.conftest import THREE_PAIRS
+from tests.local_harness import ProgramCli
 from tests.mta import stamp
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
 
-class Program:
+class Program(ProgramCli):
     """The program folder as a participant's mail client and a test see it."""
 
     def __init__(self, root: Path, cli) -> None:
-        self.root = root
-        self.config = root / "program.yaml"
+        self.root, self.config = root, root / "program.yaml"
+        super().__init__(cli, self.config)
         self.config.write_text(THREE_PAIRS, encoding="utf-8")
-        self.cli = cli
-
-    def tick(self, when: str, *extra: str) -> str:
-        code, out, err = self.cli("tick", "--config", self.config, "--now", when, *extra)
-        assert code == 0, out + err
-        return out
-
-    def status(self, when: str) -> dict:
-        code, out, err = self.cli("status", "--config", self.config, "--json", "--now", when)
-        assert code == 0, err
-        return {p["id"]: p for p in json.loads(out)["pairs"]}
 
     def folder(self, name: str) -> list[EmailMessage]:
         box = self.root / "mail" / name

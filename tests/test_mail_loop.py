@@ -9,17 +9,15 @@ first fetch returns nothing: later mail is read because it is newer by UID, not 
 from __future__ import annotations
 
 import email.policy
-import json
 import re
 from collections import Counter
 from collections.abc import Callable
 from email.message import EmailMessage
-from email.parser import BytesParser
 from email.utils import make_msgid
 from pathlib import Path
-from typing import Any
 
 from tests.conftest import THREE_PAIRS
+from tests.local_harness import ProgramCli
 from tests.mailservers import MailServers, MailUser, SmtpScript, program_config
 
 PEOPLE = {
@@ -30,18 +28,6 @@ PEOPLE = {
     "eli": "eli@example.es",
     "fay": "fay@example.ke",
 }
-
-
-def mailbox(servers: MailServers, user: MailUser, folder: str = "INBOX") -> list[EmailMessage]:
-    client = servers.imap(user)
-    try:
-        client.select_folder(folder, readonly=True)
-        uids = client.search(["ALL"])
-        data = client.fetch(uids, ["BODY.PEEK[]"]) if uids else {}
-    finally:
-        client.logout()
-    parser = BytesParser(policy=email.policy.default)
-    return [parser.parsebytes(data[uid][b"BODY[]"]) for uid in sorted(data)]
 
 
 def only(messages: list[EmailMessage], subject_part: str) -> EmailMessage:
@@ -74,28 +60,21 @@ def test_agent_sends_reads_replies_and_never_sends_twice(
         text = text.replace(f"email: {address}", f"email: {people[pid].login}")
     config = program_config(mail_servers, program, tmp_path, text=text)
 
-    def tick(now: str) -> str:
-        code, out, err = cli("tick", "--config", config, "--now", now)
-        assert code == 0, out + err
-        return out
-
-    def status(now: str) -> dict[str, Any]:
-        code, out, err = cli("status", "--config", config, "--json", "--now", now)
-        assert code == 0, err
-        return {p["id"]: p for p in json.loads(out)["pairs"]}
+    driven = ProgramCli(cli, config)
+    tick, status = driven.tick, driven.status
 
     # --- onboarding goes out through SMTP --------------------------------------------------
     out = tick("2027-02-15T09:00")
     assert "ana-ben: welcome -> mentor" in out
-    ana_mail = mailbox(mail_servers, people["ana"])
+    ana_mail = mail_servers.messages(people["ana"])
     assert len(ana_mail) == 2  # welcome and agreement
     agreement = only(ana_mail, "agreement")
     assert re.match(r"program-\d+-\w+\+ana-ben\.m", agreement["Reply-To"].addresses[0].addr_spec)
-    assert len(mailbox(mail_servers, program, "Sent")) == 13  # 12 + the coordinator's digest
-    assert len(mailbox(mail_servers, mail_servers.sink)) >= 1  # coordinator@example.org
+    assert len(mail_servers.messages(program, "Sent")) == 13  # 12 + the coordinator's digest
+    assert len(mail_servers.messages(mail_servers.sink)) >= 1  # coordinator@example.org
 
     # --- both sides of ana-ben answer "I agree" through SMTP --------------------------------
-    ben_agreement = only(mailbox(mail_servers, people["ben"]), "agreement")
+    ben_agreement = only(mail_servers.messages(people["ben"]), "agreement")
     for original, who, name, words in (
         (agreement, people["ana"], "Ana Alvarez", "I agree! Looking forward to it.\n\nAna"),
         (
@@ -114,8 +93,8 @@ def test_agent_sends_reads_replies_and_never_sends_twice(
     pair = status("2027-02-16T09:00")["ana-ben"]
     assert pair["agreed"] == {"mentor": True, "mentee": True}
     assert any(e["kind"] == "agree" for e in pair["progress"])
-    assert mailbox(mail_servers, program) == []  # the replies left the inbox...
-    processed = mailbox(mail_servers, program, "mentormail.processed")
+    assert mail_servers.messages(program) == []  # the replies left the inbox...
+    processed = mail_servers.messages(program, "mentormail.processed")
     assert sorted(str(m["Subject"]) for m in processed) == sorted(
         "Re: " + str(m["Subject"]) for m in (agreement, ben_agreement)
     )
@@ -123,14 +102,14 @@ def test_agent_sends_reads_replies_and_never_sends_twice(
     # --- more ticks: nothing is sent twice, nothing is read twice --------------------------
     for now in ("2027-02-16T09:00", "2027-02-16T10:00"):
         assert "received:" not in tick(now)
-    sent = mailbox(mail_servers, program, "Sent")
+    sent = mail_servers.messages(program, "Sent")
     assert max(Counter(str(m["Message-ID"]) for m in sent).values()) == 1
     for user in [*people.values(), mail_servers.sink]:
         # the sink is shared by the whole session: count only this program's mail
-        ours = [m for m in mailbox(mail_servers, user) if program.login in str(m["From"])]
+        ours = [m for m in mail_servers.messages(user) if program.login in str(m["From"])]
         counts = Counter(str(m["Message-ID"]) for m in ours)
         assert not counts or max(counts.values()) == 1, (user.login, counts)
-    ana_mail = mailbox(mail_servers, people["ana"])
+    ana_mail = mail_servers.messages(people["ana"])
     calendars = [p for m in ana_mail for p in m.walk() if p.get_content_type() == "text/calendar"]
     assert calendars and "METHOD:REQUEST" in calendars[0].get_content()  # the invitation (iMIP)
 
@@ -156,11 +135,11 @@ def test_a_recipient_refused_with_550_is_held_and_reported_once(
     smtp_script.refuse(people["ben"].login, "550 5.1.1 <ben>: Recipient address rejected")
     code, out, _ = cli("tick", "--config", config, "--now", "2027-02-15T09:00")
     assert code == 1 and "refused" in out  # the run reports the refusal ...
-    assert len(mailbox(mail_servers, people["ana"])) == 2  # ... and the others got their mail
-    assert mailbox(mail_servers, people["ben"]) == []
+    assert len(mail_servers.messages(people["ana"])) == 2  # ... and the others got their mail
+    assert mail_servers.messages(people["ben"]) == []
     notices = [
         m
-        for m in mailbox(mail_servers, mail_servers.sink)
+        for m in mail_servers.messages(mail_servers.sink)
         if "cannot be delivered" in str(m["Subject"])
     ]
     assert (
@@ -173,8 +152,8 @@ def test_a_recipient_refused_with_550_is_held_and_reported_once(
     for now in ("2027-02-15T10:00", "2027-02-18T09:00"):
         code, out, _ = cli("tick", "--config", config, "--now", now)
         assert code == 0 and "refused" not in out
-    assert mailbox(mail_servers, people["ben"]) == []
-    reminders = [m for m in mailbox(mail_servers, people["ana"]) if "eminder" in str(m["Subject"])]
+    assert mail_servers.messages(people["ben"]) == []
+    reminders = [m for m in mail_servers.messages(people["ana"]) if "eminder" in str(m["Subject"])]
     assert len(reminders) == 1
 
 
@@ -185,7 +164,7 @@ def test_check_reports_what_works_without_sending(
     code, out, _ = cli("check", "--config", config)
     assert code == 0, out
     assert "ok   mail (imap): imap login" in out and "FAIL" not in out
-    assert mailbox(mail_servers, program, "Sent") == []
+    assert mail_servers.messages(program, "Sent") == []
 
     broken = tmp_path / "wrong.yaml"
     broken.write_text(

@@ -10,7 +10,6 @@ to confirm from their configured address. Maildir (the default) and IMAP/SMTP (D
 from __future__ import annotations
 
 import email.policy
-import json
 import mailbox
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -23,6 +22,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import THREE_PAIRS
+from tests.local_harness import ProgramCli
 from tests.mailservers import MailServers, program_config
 from tests.mta import stamp
 from tests.test_lifecycle_e2e import Program, at, gmail_reply, outlook_reply
@@ -330,17 +330,6 @@ def test_a_trusted_pass_with_the_token_applies_at_once(booked: Program) -> None:
 # --------------------------------------------------------------------------- IMAP
 
 
-def _mailbox(servers: MailServers, user: Any) -> list[EmailMessage]:
-    client = servers.imap(user)
-    try:
-        client.select_folder("INBOX", readonly=True)
-        uids = client.search(["ALL"])
-        data = client.fetch(uids, ["BODY.PEEK[]"]) if uids else {}
-    finally:
-        client.logout()
-    return [PARSER.parsebytes(data[uid][b"BODY[]"]) for uid in sorted(data)]
-
-
 def test_over_imap_a_forged_from_changes_nothing_and_a_confirmed_request_applies(
     mail_servers: MailServers, tmp_path: Path, cli: Callable[..., tuple[int, str, str]]
 ) -> None:
@@ -352,22 +341,18 @@ def test_over_imap_a_forged_from_changes_nothing_and_a_confirmed_request_applies
     text = text.replace("email: Ben.Becker@example.net", f"email: {ben.login}")
     config = program_config(mail_servers, program, tmp_path, text=text)
 
-    def tick(now: str) -> str:
-        code, out, err = cli("tick", "--config", config, "--now", now)
-        assert code == 0, out + err
-        return out
+    driven = ProgramCli(cli, config)
+    tick = driven.tick
 
     def agreed(now: str) -> dict[str, bool]:
-        code, out, err = cli("status", "--config", config, "--json", "--now", now)
-        assert code == 0, err
-        return next(p for p in json.loads(out)["pairs"] if p["id"] == "ana-ben")["agreed"]
+        return driven.status(now)["ana-ben"]["agreed"]
 
     def send(user: Any, to: str, message: EmailMessage, count: int) -> None:
         mail_servers.send(user, [to], message.as_bytes(policy=email.policy.SMTP))
         mail_servers.wait_for(program, ["ALL"], count=count)
 
     tick("2027-02-15T09:00")
-    agreement = next(m for m in _mailbox(mail_servers, ben) if "agreement" in m["Subject"])
+    agreement = next(m for m in mail_servers.messages(ben) if "agreement" in m["Subject"])
     token_address = agreement["Reply-To"].addresses[0].addr_spec
 
     # Mallory writes as Ben to the program's plain address: no token, no thread
@@ -391,7 +376,7 @@ def test_over_imap_a_forged_from_changes_nothing_and_a_confirmed_request_applies
     assert "held (waiting for confirmation: agree to the mentoring agreement)" in out
     assert agreed("2027-02-15T12:00") == {"mentor": False, "mentee": False}
     (confirmation,) = [
-        m for m in _mailbox(mail_servers, ben) if "please confirm" in str(m["Subject"])
+        m for m in mail_servers.messages(ben) if "please confirm" in str(m["Subject"])
     ]
 
     # Ben, who did agree in the end, confirms from his own mailbox
