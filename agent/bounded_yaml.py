@@ -30,7 +30,22 @@ MAX_NODES = 1_000_000
 MAX_CHARS = 50_000_000
 
 # libyaml's loader where PyYAML was built with it (its wheels are): ten times faster
-LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_BASE = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class LOADER(_BASE):  # type: ignore[misc,valid-type]
+    """The safe loader, except that a date that does not exist (2027-13-01) stays text,
+    for the config's checks to report, instead of a ValueError from deep in PyYAML."""
+
+
+def _timestamp(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Any:
+    try:
+        return yaml.SafeLoader.construct_yaml_timestamp(loader, node)
+    except ValueError:
+        return loader.construct_scalar(node)
+
+
+LOADER.add_constructor("tag:yaml.org,2002:timestamp", _timestamp)
 
 
 class YAMLTooLarge(yaml.MarkedYAMLError):

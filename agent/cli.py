@@ -54,7 +54,17 @@ def _now(value: str | None, cfg: Config | None) -> datetime:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
+    """The config's own checks, then what would fail later: a pair that can never meet is
+    an error (exit 2, before anyone is welcomed); an odd zone name is a warning."""
+    from agent.preflight import unmeetable_pairs, zone_warnings
+
     cfg = load_config(args.config)
+    for warning in zone_warnings(cfg):
+        print(f"warning: {warning}", file=sys.stderr)
+    unmeetable = unmeetable_pairs(cfg)
+    if unmeetable:
+        print("\n".join(unmeetable), file=sys.stderr)
+        return EXIT_USAGE
     days = (cfg.program.end - cfg.program.start).days
     print(
         f"{args.config}: OK - {cfg.program.name!r}, {len(cfg.participants)} participants, "
@@ -64,10 +74,10 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _open(cfg: Config) -> Runtime:
+def _open(cfg: Config, *, dry_run: bool) -> Runtime:
     from agent.runtime import Runtime  # imported lazily: --help and validate stay fast
 
-    return Runtime.open(cfg)
+    return Runtime.open(cfg, dry_run=dry_run)
 
 
 def _cmd_tick(args: argparse.Namespace) -> int:
@@ -75,7 +85,7 @@ def _cmd_tick(args: argparse.Namespace) -> int:
 
     cfg = load_config(args.config)
     _config_logs(args, cfg)
-    rt = _open(cfg)
+    rt = _open(cfg, dry_run=args.dry_run)
     try:
         report = run_tick(rt, _now(args.now, cfg), dry_run=args.dry_run)
     finally:
@@ -504,6 +514,7 @@ _USAGE = (
     ("agent.config", "ConfigError"),
     ("agent.render", "TemplateError"),
     ("agent.store", "StoreError"),
+    ("connectors.base", "FolderUnusable"),
 )
 _FAILED = (("agent.store", "StoreBusy"), ("connectors.base", "ConnectorError"))
 

@@ -11,11 +11,11 @@ milliseconds of every start of `mentormail` (bench/startup.py).
 
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import date, time, timedelta
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Any, Literal, Self, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -57,9 +57,25 @@ def _zone(value: object) -> ZoneInfo:
     try:
         return ZoneInfo(str(value))
     except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: e.g. a name too long
-        raise ValueError(
-            f"unknown time zone {value!r}; use an IANA name like Europe/Berlin"
-        ) from None
+        raise ValueError(f"unknown time zone {value!r}; {_zone_hint(str(value))}") from None
+
+
+def _zone_hint(name: str) -> str:
+    """'did you mean' for a misspelt zone (looked up only when one is wrong)."""
+    from difflib import get_close_matches
+    from zoneinfo import available_timezones
+
+    from agent.zone_names import zone_advice
+
+    if advice := zone_advice(name):  # GMT+5: not a name, and not what was meant either
+        return advice
+    zones = sorted(z for z in available_timezones() if zone_advice(z) is None)
+    by_lower = {z.lower(): z for z in zones}
+    close = [by_lower[name.lower()]] if name.lower() in by_lower else []
+    close = close or get_close_matches(name, zones, n=3, cutoff=0.75)
+    if not close:
+        return "use an IANA name like Europe/Berlin"
+    return f"did you mean {' or '.join(close)}?"
 
 
 Duration = Annotated[
@@ -516,7 +532,7 @@ def _cross_problems(raw: dict[str, Any]) -> Iterable[str]:
             if role not in pair:
                 continue  # reported as a missing key
             if pid not in people:
-                yield f"{where}: unknown participant {pid!r}"
+                yield f"{where}: unknown participant {pid!r}{_did_you_mean(pid, people)}"
                 continue
             if people[pid].get("role") != role:
                 yield f"{where}: {pid!r} is a {people[pid].get('role')}, not a {role}"
@@ -565,23 +581,62 @@ def _location(loc: tuple[int | str, ...]) -> str:
     return out
 
 
-def _message(error: dict[str, Any]) -> str:
+def _did_you_mean(word: str, choices: Iterable[str]) -> str:
+    from difflib import get_close_matches  # only when something is misspelt
+
+    close = get_close_matches(word, sorted(choices), n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    """The model a field holds (itself, or inside `X | None`, `list[X]`, `Annotated`)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in get_args(annotation):
+        if (found := _model_in(arg)) is not None:
+            return found
+    return None
+
+
+def _keys_at(model: type[BaseModel], loc: tuple[int | str, ...]) -> list[str]:
+    """The keys `model` accepts at `loc` (the path of a mapping inside it)."""
+    for part in loc:
+        if isinstance(part, int) or part.startswith("function-") or "[" in part:
+            continue
+        field = model.model_fields.get(part)
+        nested = _model_in(field.annotation) if field is not None else None
+        if nested is None:
+            return []
+        model = nested
+    return [key for key in model.model_fields if key != "base_dir"]
+
+
+def _message(error: Mapping[str, Any], model: type[BaseModel]) -> str:
     message = str(error["msg"])
     for prefix in ("Value error, ", "Assertion failed, "):
         message = message.removeprefix(prefix)
     if error["type"] == "extra_forbidden":
-        return "unknown key (check the spelling)"
+        loc = tuple(error["loc"])
+        return "unknown key" + (
+            _did_you_mean(str(loc[-1]), _keys_at(model, loc[:-1])) or " (check the spelling)"
+        )
     if error["type"] == "missing":
         return "required key is missing"
+    if str(error["type"]).startswith("date_"):
+        return f"not a date: {error['input']} (write YYYY-MM-DD)"
     return message
 
 
-def format_validation_error(exc: ValidationError, prefix: str = "") -> list[str]:
+def format_validation_error(
+    exc: ValidationError, prefix: str = "", model: type[BaseModel] | None = None
+) -> list[str]:
+    """One `key.path: message` line per error; `model` is the one validated (for the
+    keys it accepts: "did you mean"), by default the whole config."""
     problems = []
     for error in exc.errors():
         where = _location(tuple(error["loc"]))
         where = f"{prefix}.{where}" if prefix and where else (prefix or where)
-        for line in _message(error).splitlines():
+        for line in _message(error, model or Config).splitlines():
             # cross-check lines already carry their own key path
             problems.append(f"{where}: {line}" if where else line)
     return problems
@@ -628,13 +683,16 @@ MAX_CONFIG_BYTES = 16 * 2**20  # far above any real program's config (2 MB at 10
 def load_config(path: Path | str) -> Config:
     """Read, validate and cross-check a config file, or raise ConfigError."""
     path = Path(path)
-    raw = _read_yaml(path)
+    text, raw = _read_yaml(path)
     if not isinstance(raw, dict):
         raise ConfigError([f"{path}: expected a mapping of sections (program, participants, ...)"])
     base_dir = path.resolve().parent
+    csv_files: dict[str, str] = {}
     if isinstance(raw.get("participants"), str):
+        csv_files["participants"] = raw["participants"]
         raw["participants"] = _participants_from_csv(base_dir / raw["participants"])
     if isinstance(raw.get("pairs"), str):
+        csv_files["pairs"] = raw["pairs"]
         raw["pairs"] = _pairs_from_csv(base_dir / raw["pairs"])
     raw["base_dir"] = base_dir
     problems = []
@@ -645,7 +703,8 @@ def load_config(path: Path | str) -> Config:
     problems += [p for p in _cross_problems(raw) if p not in problems]
     problems += _connector_problems(raw)
     if problems:
-        raise ConfigError(problems)
+        lines = _line_map(text)
+        raise ConfigError(_placed(p, raw, lines, csv_files) for p in problems)
     if config.program.templates is not None:
         _check_template_folder(config.resolve(config.program.templates))
     return config
@@ -667,8 +726,62 @@ def _check_template_folder(folder: Path) -> None:
         raise ConfigError(problems)
 
 
-def _read_yaml(path: Path) -> Any:
-    """The file's YAML document; every problem (unreadable, too big, not YAML, aliases
+_PATH = re.compile(r"[A-Za-z_][\w-]*(?:\.[\w-]+|\[\d+\])*")
+_PART = re.compile(r"([\w-]+)|\[(\d+)\]")
+
+
+def _placed(
+    problem: str, raw: dict[str, Any], lines: dict[tuple[str | int, ...], int], csv: dict[str, str]
+) -> str:
+    """`participants[3].hours: ...` -> `participants[3] (id: sam) .hours, line 41: ...`:
+    the record's id, and the line of the key (or of the nearest key above it) in the file
+    (in the CSV file for records read from one)."""
+    where, sep, message = problem.partition(": ")
+    if not sep or not _PATH.fullmatch(where):
+        return problem
+    parts = tuple(int(i) if i else k for k, i in _PART.findall(where))
+    label = where
+    line: str | None = None
+    if len(parts) >= 2 and parts[0] in ("participants", "pairs") and isinstance(parts[1], int):
+        records = raw.get(str(parts[0]))
+        record = records[parts[1]] if isinstance(records, list) and parts[1] < len(records) else {}
+        head = f"{parts[0]}[{parts[1]}]"
+        ident = record.get("id") if isinstance(record, dict) else None
+        if isinstance(ident, str | int) and re.fullmatch(r"[^\x00-\x1f]{1,64}", str(ident)):
+            rest = where[len(head) :]
+            label = f"{head} (id: {ident})" + (f" {rest}" if rest else "")
+        if parts[0] in csv:
+            line = f"{csv[str(parts[0])]} line {parts[1] + 2}"
+    if line is None:
+        found = next((lines[parts[:n]] for n in range(len(parts), 0, -1) if parts[:n] in lines), 0)
+        line = f"line {found}" if found else None
+    return f"{label}, {line}: {message}" if line else f"{label}: {message}"
+
+
+def _line_map(text: str) -> dict[tuple[str | int, ...], int]:
+    """Key path -> line number (1-based) of every key and list item in the document."""
+    try:
+        root = yaml.compose(text, Loader=bounded_yaml.LOADER)
+    except yaml.YAMLError:
+        return {}
+    lines: dict[tuple[str | int, ...], int] = {}
+    stack: list[tuple[tuple[str | int, ...], yaml.Node | None]] = [((), root)]
+    while stack:
+        path, node = stack.pop()
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                if isinstance(key, yaml.ScalarNode) and (*path, key.value) not in lines:
+                    lines[(*path, key.value)] = key.start_mark.line + 1
+                    stack.append(((*path, key.value), value))
+        elif isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                lines[(*path, i)] = item.start_mark.line + 1
+                stack.append(((*path, i), item))
+    return lines
+
+
+def _read_yaml(path: Path) -> tuple[str, Any]:
+    """The file's text and YAML document; every problem (unreadable, too big, not YAML, aliases
     that expand past agent.bounded_yaml's bounds) is one ConfigError line."""
     try:
         with path.open("rb") as handle:
@@ -678,7 +791,8 @@ def _read_yaml(path: Path) -> Any:
     if len(data) > MAX_CONFIG_BYTES:
         raise ConfigError([f"{path}: larger than {MAX_CONFIG_BYTES // 2**20} MB; not a config"])
     try:
-        return bounded_yaml.load(data.decode("utf-8"))
+        text = data.decode("utf-8")
+        return text, bounded_yaml.load(text)
     except UnicodeDecodeError as exc:
         raise ConfigError([f"{path}: not UTF-8 text (byte {exc.start})"]) from None
     except yaml.YAMLError as exc:
@@ -709,7 +823,7 @@ def _connector_problems(raw: dict[str, Any]) -> list[str]:
         try:
             model.model_validate(options)
         except ValidationError as exc:
-            problems.extend(format_validation_error(exc, section))
+            problems.extend(format_validation_error(exc, section, model))
     return problems
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from agent.config import Config, ConfigError
 from agent.render import Renderer
-from agent.store import Store, open_store
+from agent.store import Store, StoreError, open_store
 from connectors.base import Calendar, Mailbox
 from connectors.registry import open_calendar, open_mailbox
 
@@ -19,8 +19,9 @@ def token_key(cfg: Config, *, create: bool = True) -> bytes:
 
     The generated file sits next to the state file with mode 0600, so the embedded
     default works out of the box and tokens stay valid across restarts. With
-    `create=False` (read-only commands) a missing file gives an empty key, which
-    no token verifies against.
+    `create=False` (read-only commands, a dry run) a missing file gives a random key
+    held in memory only: no token issued so far can exist without the file, and the
+    tokens a dry run computes with it are never sent.
     """
     security = cfg.security
     from_env = os.environ.get(security.token_key_env)
@@ -35,14 +36,17 @@ def token_key(cfg: Config, *, create: bool = True) -> bytes:
                 [f"security.token_key_file: cannot read {path}: {exc.strerror}"]
             ) from None
     path = state_path(cfg).with_suffix(".key")
-    if not path.exists() and not create:
-        return b""
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(secrets.token_hex(32))
-    return path.read_bytes().strip()
+    try:
+        if not path.exists() and not create:
+            return secrets.token_hex(32).encode()
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_hex(32))
+        return path.read_bytes().strip()
+    except OSError as exc:
+        raise StoreError(f"cannot use the token key file {path}: {exc.strerror}") from None
 
 
 def state_path(cfg: Config) -> Path:
@@ -59,17 +63,25 @@ class Runtime:
     token_key: bytes
 
     @classmethod
-    def open(cls, cfg: Config) -> Runtime:
-        store = open_store(state_path(cfg), cfg.storage.type, backups=cfg.storage.backups)
+    def open(cls, cfg: Config, *, dry_run: bool = False) -> Runtime:
+        """Everything for a tick. A dry run creates nothing on disk: the store is read
+        under a shared lock (only if a lock file exists already), the connectors create no
+        folders and the token key, when there is no key file yet, is held in memory."""
+        store = open_store(
+            state_path(cfg),
+            cfg.storage.type,
+            lock="shared" if dry_run else True,
+            backups=cfg.storage.backups,
+        )
         try:
             templates = cfg.resolve(cfg.program.templates) if cfg.program.templates else None
             return cls(
                 cfg,
                 store,
-                open_mailbox(cfg),
-                open_calendar(cfg),
+                open_mailbox(cfg, create=not dry_run),
+                open_calendar(cfg, create=not dry_run),
                 Renderer(templates),
-                token_key(cfg),
+                token_key(cfg, create=not dry_run),
             )
         except BaseException:
             store.close(flush=False)

@@ -11,9 +11,14 @@ state refuses to start.
 
 The config is read again before a tick when the file changed (or on SIGHUP, e.g.
 after editing a participants or pairs CSV file it names), so a coordinator's edit
-takes effect without a restart: the tick reconciles it like any other change. A config
-with errors is reported and the previous one kept. Changes to the connectors, the
-storage, the templates folder or the token key need a restart, and say so.
+takes effect without a restart: the tick reconciles it like any other change; a SIGHUP
+(`systemctl reload mentormail`) runs that tick within seconds. A config with errors is reported
+and the previous one kept. Changes to the connectors, the storage, the templates folder
+or the token key need a restart, and say so.
+
+Normal events (start, stop, a reload, each tick's report) are logged at INFO; WARNING and
+ERROR are kept for what an operator has to look at, so a journal filtered on
+`-p warning` shows only those.
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ WAIT_SLICE = 25.0  # seconds
 
 # what a running service cannot take over from an edited config
 NEEDS_RESTART = ("mail", "calendar", "storage", "security", "service")
+RELOADED = "config reloaded"  # the one outcome of reload_config that is not a problem
 
 
 def reload_config(rt: Runtime, config_path: Path) -> str | None:
@@ -57,7 +63,7 @@ def reload_config(rt: Runtime, config_path: Path) -> str | None:
     if cfg == rt.cfg:
         return None
     rt.cfg = cfg
-    return "config reloaded"
+    return RELOADED
 
 
 def keep_long_lived() -> None:
@@ -83,7 +89,7 @@ def serve(cfg: Config, config_path: Path) -> int:
     reread = threading.Event()
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
-        log.warning(
+        log.info(
             "received %s: finishing the current tick, then stopping", signal.Signals(signum).name
         )
         stop.set()
@@ -106,7 +112,7 @@ def serve(cfg: Config, config_path: Path) -> int:
             seen = _file_version(config_path)
             outcome = reload_config(rt, config_path)
             if outcome:
-                log.warning("%s", outcome)
+                log.log(logging.INFO if outcome == RELOADED else logging.WARNING, "%s", outcome)
         try:
             report = run_tick(rt, datetime.now(rt.cfg.program.timezone))
         except StoreError as exc:  # e.g. a full disk: the state is as the last flush left it
@@ -122,7 +128,7 @@ def serve(cfg: Config, config_path: Path) -> int:
 
     interval = max(1, int(cfg.service.poll_interval.total_seconds()))
     scheduler.every(interval).seconds.do(tick)
-    log.warning(
+    log.info(
         "mentormail serving %s (%s), a tick every %d s", cfg.program.name, config_path, interval
     )
     wait_for_mail = getattr(rt.mailbox, "wait", None)
@@ -133,6 +139,8 @@ def serve(cfg: Config, config_path: Path) -> int:
             pause = min(float(interval), WAIT_SLICE, max(scheduler.idle_seconds or 0.0, 0.1))
             if wait_for_mail is None:
                 stop.wait(min(1.0, pause))
+                if reread.is_set() and not stop.is_set():
+                    tick()
                 continue
             try:
                 arrived = wait_for_mail(pause)
@@ -140,8 +148,9 @@ def serve(cfg: Config, config_path: Path) -> int:
                 log.warning("waiting for new mail failed: %s", exc)
                 stop.wait(pause)
                 continue
-            if arrived and not stop.is_set():
+            if (arrived or reread.is_set()) and not stop.is_set():
                 tick()
     finally:
         rt.close()
+    log.info("mentormail stopped")
     return 0

@@ -1,12 +1,21 @@
-"""`mentormail status`: where every pair stands, as data and as lines."""
+"""`mentormail status`: where every pair stands, as data and as lines.
+
+The data (`--json`) keeps full ISO 8601 times. The lines are for a coordinator: the
+program's own times (status, last tick) in the program's zone, and each pair's next
+meeting in both participants' local times with the zone's abbreviation, to the minute:
+what each of them sees in their calendar, so "my meeting at 10:00" can be checked at a
+glance. A pair that has ended shows no next meeting.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from agent.config import Config
 from agent.model import ROLES
+from agent.program import ENDED
 from agent.store import Store
 
 
@@ -17,12 +26,16 @@ def status(cfg: Config, store: Store, now: datetime) -> dict[str, Any]:
         state = store.pair_state(pair.id)
         series = state.series
         confirmed = series is not None and series.status == "confirmed"
-        upcoming = series.next_after(now) if series and confirmed else None
+        meeting = confirmed and state.stage not in ENDED
+        upcoming = series.next_after(now) if series and meeting else None
         pairs.append(
             {
                 "id": pair.id,
                 "mentor": pair.mentor,
                 "mentee": pair.mentee,
+                "timezones": {
+                    role: str(cfg.participant(getattr(pair, role)).timezone) for role in ROLES
+                },
                 "stage": str(state.stage),
                 "agreed": {role: role in state.agreed for role in ROLES},
                 "goals": list(state.goals or pair.goals),
@@ -50,16 +63,22 @@ def status(cfg: Config, store: Store, now: datetime) -> dict[str, Any]:
                 ],
             }
         )
+    zone = str(cfg.program.timezone)
     failed = [a for a in store.actions() if a.get("status") in ("failed", "pending")]
     return {
         "program": cfg.program.name,
+        "timezone": zone,
         "now": now.isoformat(),
         "last_tick": store.meta("last_tick"),
         "backlog": [
             {"key": a["key"], "status": a["status"], "error": a.get("error")} for a in failed
         ]
         + [
-            {"key": key, "status": "waiting", "error": f"sending limit, since {since}"}
+            {
+                "key": key,
+                "status": "waiting",
+                "error": f"sending limit, since {_local(datetime.fromisoformat(since), zone)}",
+            }
             for key, since in (store.meta("waiting") or {}).items()
         ],
         "pairs": pairs,
@@ -84,20 +103,43 @@ def _ago(age: timedelta) -> str:
     return f"{minutes // 60} h {minutes % 60} min" if minutes >= 60 else f"{minutes} min"
 
 
+def _local(moment: datetime, zone: str, fmt: str = "%a %Y-%m-%d %H:%M %Z") -> str:
+    return moment.astimezone(ZoneInfo(zone)).strftime(fmt)
+
+
+def _meeting_time(start: datetime, pair: dict[str, Any]) -> str:
+    """`Tue 2027-04-06 10:00 EDT (ana), 16:00 CEST (ben)`; the day is repeated for the
+    mentee only when it is another day there, and one time serves both in one zone."""
+    mentor, mentee = pair["timezones"]["mentor"], pair["timezones"]["mentee"]
+    if mentor == mentee:
+        return f"{_local(start, mentor)} (both)"
+    same_day = _local(start, mentor, "%Y-%m-%d") == _local(start, mentee, "%Y-%m-%d")
+    there = _local(start, mentee, "%H:%M %Z" if same_day else "%a %H:%M %Z")
+    return f"{_local(start, mentor)} ({pair['mentor']}), {there} ({pair['mentee']})"
+
+
 def status_lines(data: dict[str, Any]) -> list[str]:
     tick = data.get("last_tick") or {}
-    lines = [
-        f"{data['program']} - status at {data['now']}",
-        f"last tick: {tick.get('at', 'never')}"
-        + (f" ({tick.get('seconds')} s, {len(tick.get('errors', []))} errors)" if tick else ""),
-    ]
+    zone = data["timezone"]
+    now = datetime.fromisoformat(data["now"])
+    lines = [f"{data['program']} - status at {_local(now, zone)}"]
+    if tick:
+        at = datetime.fromisoformat(tick["at"])
+        lines.append(
+            f"last tick: {_local(at, zone)} "
+            f"({tick.get('seconds')} s, {len(tick.get('errors', []))} errors)"
+        )
+        if at > now:
+            lines.append("  (that is after the time asked for: the stages are as of the last tick)")
+    else:
+        lines.append("last tick: never")
     for pair in data["pairs"]:
         agreed = ", ".join(r for r, ok in pair["agreed"].items() if ok) or "nobody"
-        meetings = pair["meetings"]
-        nxt = meetings["next"] or "-"
+        upcoming = pair["meetings"]["next"]
+        nxt = _meeting_time(datetime.fromisoformat(upcoming), pair) if upcoming else "-"
         lines.append(
             f"  {pair['id']:<20} {pair['stage']:<18} agreed: {agreed:<14} "
-            f"next meeting: {nxt}  log entries: {len(pair['progress'])}"
+            f"log entries: {len(pair['progress']):<4} next meeting: {nxt}"
         )
         lines += [
             f"    {role} is away until {until[:10]}: reminders wait"

@@ -18,7 +18,8 @@ Records, by table:
 
 Nothing reaches the disk before `flush()`, and a crash at any moment leaves either the
 previous or the new state, never a torn one. `close(flush=False)` (a dry run) leaves
-no trace. An exclusive lock file keeps two agents off the same state.
+no trace. An exclusive lock file keeps two agents off the same state; readers create
+nothing (no folder, no lock file), and a dry run holds an existing lock file shared.
 
 Every way the file can fail is one `StoreError` line naming the file, and the file is
 left as it was:
@@ -111,6 +112,7 @@ class Store(ABC):
         self.backups = backups
         self.today = today
         self._lock_handle = _acquire_lock(path) if lock else None
+        self._shared_lock: IO[str] | None = None  # a dry run's, see open_store
         self._states: dict[str, PairState] | None = None  # validated, for the process's life
         self._views: dict[tuple[frozenset[str], frozenset[str]], dict[str, list[dict]]] = {}
 
@@ -300,9 +302,10 @@ class Store(ABC):
                 self._release_lock()
 
     def _release_lock(self) -> None:
-        if self._lock_handle:
-            self._lock_handle.close()
-            self._lock_handle = None
+        for handle in (self._lock_handle, self._shared_lock):
+            if handle:
+                handle.close()
+        self._lock_handle = self._shared_lock = None
 
     def backup_files(self) -> list[Path]:
         """The daily backups, oldest first."""
@@ -428,12 +431,22 @@ def open_store(
     path: Path,
     kind: StoreKind | None = None,
     *,
-    lock: bool = True,
+    lock: bool | Literal["shared"] = True,
     backups: int = 0,
     today: Callable[[], date] | None = None,
 ) -> Store:
     """Open (or create) the state at `path`. An existing file is opened as what it is; a
-    `kind` that disagrees with it is an error rather than a silent second state."""
+    `kind` that disagrees with it is an error rather than a silent second state.
+
+    `lock=True`: the writer, which creates the folder and the lock file and holds the
+    lock exclusively. `False`: a reader that creates nothing and takes no lock.
+    `"shared"` (a dry run): a reader that creates nothing either, but holds the lock
+    shared when the lock file exists, so it is refused while an agent is running."""
+    if path.is_dir():
+        raise StoreError(
+            f"state file {path} is a folder; point storage.path at a file, "
+            f"e.g. {path / 'state.json'}"
+        )
     found = detect_kind(path)
     if found and kind and found != kind:
         raise StoreError(
@@ -441,20 +454,30 @@ def open_store(
             f"copy it over with `mentormail store copy --config ... NEW_PATH` first"
         )
     kind = found or kind or kind_for(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise StoreError(
-            f"cannot create the state's folder {path.parent}: {_reason(exc)}"
-        ) from None
+    if lock is True:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(
+                f"cannot create the state's folder {path.parent}: {_reason(exc)}"
+            ) from None
     clock = today or (lambda: datetime.now(UTC).date())
-    if kind == "sqlite":
-        from agent.store_sqlite import SqliteStore
+    shared = _share_lock(path) if lock == "shared" else None
+    try:
+        if kind == "sqlite":
+            from agent.store_sqlite import SqliteStore
 
-        return SqliteStore(path, lock=lock, backups=backups, today=clock)
-    from agent.store_json import JsonStore
+            store: Store = SqliteStore(path, lock=lock is True, backups=backups, today=clock)
+        else:
+            from agent.store_json import JsonStore
 
-    return JsonStore(path, lock=lock, backups=backups, today=clock)
+            store = JsonStore(path, lock=lock is True, backups=backups, today=clock)
+    except BaseException:
+        if shared:
+            shared.close()
+        raise
+    store._shared_lock = shared
+    return store
 
 
 def kind_for(path: Path) -> StoreKind:
@@ -538,6 +561,28 @@ def _encode(value: object) -> object:
     if isinstance(value, (set, tuple)):
         return list(value)
     return str(value)
+
+
+def _share_lock(path: Path) -> IO[str] | None:
+    """The lock held shared, if its file exists (an agent has run here): creates nothing,
+    writes nothing, and fails as `StoreBusy` while an agent holds it."""
+    lock = path.with_name(path.name + ".lock")
+    try:
+        handle = open(lock)  # noqa: SIM115 - held while open
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise StoreError(f"cannot read the lock file {lock}: {_reason(exc)}") from None
+    try:
+        fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        owner = handle.read().strip() or "unknown"
+        handle.close()
+        raise StoreBusy(
+            f"another mentormail (pid {owner}) is using {path}; "
+            "try the dry run again when it is done"
+        ) from None
+    return handle
 
 
 def _acquire_lock(path: Path) -> IO[str]:

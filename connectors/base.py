@@ -35,6 +35,12 @@ class ConnectorError(Exception):
     """
 
 
+class FolderUnusable(Exception):
+    """A local connector's folder cannot be used: a file where the folder should be, or
+    one it must write in that is read-only. Not a connector failure to retry: the
+    operator fixes the path or its permissions (the CLI prints the line, exit 2)."""
+
+
 class DeliveryRefused(ConnectorError):
     """The server refused some recipients permanently (SMTP 5xx, RFC 5321 4.2.1).
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict
 
-from connectors.base import ConnectorError
+from connectors.local_folders import prepare
 
 if TYPE_CHECKING:
     from agent.config import Config
@@ -40,19 +40,18 @@ def write_atomically(path: Path, data: bytes) -> None:
 
 class IcsCalendar:
     invites_attendees = False  # the agent's iMIP emails invite; the files are the organizer's
+    keeps_folders = True  # the registry passes `create` (a dry run creates nothing)
 
     class Options(BaseModel):
         model_config = ConfigDict(extra="forbid")
         path: Path = Path("calendar")
 
-    def __init__(self, options: Options, config: Config) -> None:
+    def __init__(self, options: Options, config: Config, *, create: bool = True) -> None:
         self.root = config.resolve(options.path)
         self.events = self.root / "events"
         self.product = config.program.name
-        try:
-            self.events.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise ConnectorError(f"cannot create calendar folder {self.events}: {exc}") from exc
+        prepare(self.root, "calendar folder", create=create)
+        prepare(self.events, "calendar folder", create=create)
 
     def busy(
         self, emails: Sequence[str], start: datetime, end: datetime

@@ -16,12 +16,16 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict
 
-from connectors.base import ConnectorError, Outcome, RawMessage
+from connectors.base import Outcome, RawMessage
+from connectors.local_folders import prepare
 
 if TYPE_CHECKING:
+    import mailbox
+
     from agent.config import Config
 
 FOLDERS = ("inbox", "processed", "quarantine", "sent")
+SUBFOLDERS = ("new", "cur", "tmp")
 
 
 def message_id_of(data: bytes) -> str:
@@ -35,26 +39,34 @@ def message_id_of(data: bytes) -> str:
 
 class MaildirMailbox:
     send_limits = (None, None)  # files: nothing to protect
+    keeps_folders = True  # the registry passes `create` (a dry run creates nothing)
 
     class Options(BaseModel):
         model_config = ConfigDict(extra="forbid")
         path: Path = Path("mail")
 
-    def __init__(self, options: Options, config: Config) -> None:
-        import mailbox  # email.policy and mailbox: not for `validate`
-
+    def __init__(self, options: Options, config: Config, *, create: bool = True) -> None:
         self.root = config.resolve(options.path)
-        try:
-            self.root.mkdir(parents=True, exist_ok=True)
-            self._boxes = {name: mailbox.Maildir(self.root / name, create=True) for name in FOLDERS}
-        except OSError as exc:
-            raise ConnectorError(f"cannot create Maildir folders under {self.root}: {exc}") from exc
+        prepare(self.root, "mail folder", create=create)
+        for name in FOLDERS:
+            for sub in ("", *SUBFOLDERS):
+                prepare(self.root / name / sub, "Maildir folder", create=create)
+        self._boxes: dict[str, mailbox.Maildir] = {}
         self._sent_ids: set[str] | None = None
+
+    def _box(self, name: str) -> mailbox.Maildir:
+        if name not in self._boxes:
+            import mailbox  # email.policy and mailbox: not for `validate`
+
+            self._boxes[name] = mailbox.Maildir(self.root / name, create=True)
+        return self._boxes[name]
 
     def fetch(self, cursor: str | None) -> tuple[list[RawMessage], str | None]:
         inbox = self.root / "inbox"
         refs = []
         for sub in ("new", "cur"):
+            if not (inbox / sub).is_dir():
+                continue  # a dry run before the first tick made the folders
             for entry in os.scandir(inbox / sub):
                 if entry.is_file() and not entry.name.startswith("."):
                     refs.append((entry.stat().st_mtime, f"{sub}/{entry.name}"))
@@ -83,7 +95,7 @@ class MaildirMailbox:
     def send(self, message: EmailMessage) -> None:
         import email.policy
 
-        self._boxes["sent"].add(message.as_bytes(policy=email.policy.SMTP))
+        self._box("sent").add(message.as_bytes(policy=email.policy.SMTP))
         self._known_sent().add(str(message["Message-ID"]).strip("<>"))
 
     def was_sent(self, message_id: str) -> bool:
@@ -95,6 +107,7 @@ class MaildirMailbox:
             self._sent_ids = {
                 message_id_of(path.read_bytes())
                 for sub in ("new", "cur")
+                if (sent / sub).is_dir()
                 for path in (sent / sub).iterdir()
             }
         return self._sent_ids

@@ -71,7 +71,7 @@ def invites_attendees(config: Config) -> bool:
     return bool(_class("calendar", config.calendar.type).invites_attendees)
 
 
-def _open(section: str, config: Config) -> Any:
+def _open(section: str, config: Config, create: bool) -> Any:
     spec = getattr(config, section)
     cls = _class(section, spec.type)
     missing = [name for name in _REQUIRES.get(spec.type, ()) if not _installed(name)]
@@ -80,7 +80,10 @@ def _open(section: str, config: Config) -> Any:
             f"{section} type {spec.type} needs the Python package {missing[0]}: "
             f"pip install 'mentormail[{spec.type}]'"
         )
-    return cls(cls.Options.model_validate(spec.options), config)
+    options = cls.Options.model_validate(spec.options)
+    if getattr(cls, "keeps_folders", False):  # local files: a dry run creates none
+        return cls(options, config, create=create)
+    return cls(options, config)
 
 
 def _installed(name: str) -> bool:
@@ -92,9 +95,11 @@ def _installed(name: str) -> bool:
         return False
 
 
-def open_mailbox(config: Config) -> Mailbox:
-    return _open("mail", config)
+def open_mailbox(config: Config, *, create: bool = True) -> Mailbox:
+    """The configured mailbox; with `create=False` a local one creates no folders."""
+    return _open("mail", config, create)
 
 
-def open_calendar(config: Config) -> Calendar:
-    return _open("calendar", config)
+def open_calendar(config: Config, *, create: bool = True) -> Calendar:
+    """The configured calendar; with `create=False` a local one creates no folders."""
+    return _open("calendar", config, create)

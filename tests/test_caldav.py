@@ -552,14 +552,15 @@ def test_config_mistakes_are_reported_by_validate(
     dav_server: DavServer, organizer: DavUser, tmp_path: Path, cli
 ) -> None:
     cases = [
-        ({"calender": "typo"}, "calendar.calender: unknown key (check the spelling)"),
+        ({"calender": "typo"}, "calendar.calender: unknown key; did you mean 'calendar'?"),
         ({"password_env": "X"}, "calendar: set only one of password_env, password_file"),
         ({"password_file": None}, "calendar: set password_env (an environment variable's name)"),
         ({"url": "dav.example.org"}, "calendar.url: String should match pattern"),
     ]
     for options, problem in cases:
         code, _, err = cli("validate", program_yaml(dav_server, organizer, tmp_path, **options))
-        assert code == 2 and problem in err, err
+        key, message = problem.split(": ", 1)  # errors name the line: `calendar, line 9: ...`
+        assert code == 2 and f"{key}, line " in err and message in err, err
 
 
 # --- 6: check ---------------------------------------------------------------------------------

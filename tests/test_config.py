@@ -41,24 +41,37 @@ def _problems(write_config, text: str) -> list[str]:
     [
         (
             ("timezone: America/New_York", "timezone: America/Nwe_York"),
-            "participants[0].timezone: unknown time zone 'America/Nwe_York'",
+            "participants[0] (id: ana) .timezone, line 11: unknown time zone 'America/Nwe_York'; "
+            "did you mean America/New_York?",
         ),
-        (("mentee: ben}", "mentee: bea}"), "pairs[0].mentee: unknown participant 'bea'"),
-        (("every: 1w", "every: 1 week"), "cadence.meetings.every: '1 week' is not a duration"),
-        (("every: 1w", "every: 10d"), "cadence.meetings.every: meetings repeat in whole weeks"),
-        (('hours: "08:00-18:00"', 'hours: "8 to 6"'), "participants[1].hours:"),
+        (
+            ("mentee: ben}", "mentee: bea}"),
+            "pairs[0] (id: ana-ben) .mentee, line 14: unknown participant 'bea'; did you mean 'ben'?",
+        ),
+        (
+            ("every: 1w", "every: 1 week"),
+            "cadence.meetings.every, line 9: '1 week' is not a duration",
+        ),
+        (
+            ("every: 1w", "every: 10d"),
+            "cadence.meetings.every, line 9: meetings repeat in whole weeks",
+        ),
+        (('hours: "08:00-18:00"', 'hours: "8 to 6"'), "participants[1] (id: ben) .hours, line 12:"),
         (
             ('hours: "09:00-17:00"', 'hours: "17:00-09:00"'),
-            "participants[0].hours: '17:00-09:00' ends before",
+            "participants[0] (id: ana) .hours, line 11: '17:00-09:00' ends before",
         ),
-        (("end: 2027-06-30", "end: 2027-01-30"), "program: end must be after start"),
-        (("role: mentee", "role: guru"), "participants[1].role:"),
-        (("sender: {", "sendr: {"), "program.sendr: unknown key"),
+        (("end: 2027-06-30", "end: 2027-01-30"), "program, line 1: end must be after start"),
+        (("role: mentee", "role: guru"), "participants[1] (id: ben) .role, line 12:"),
+        (("sender: {", "sendr: {"), "program.sendr, line 6: unknown key; did you mean 'sender'?"),
         (
             ("type: maildir", "type: carrier-pigeon"),
-            "mail.type: unknown mail connector 'carrier-pigeon'",
+            "mail.type, line 15: unknown mail connector 'carrier-pigeon'",
         ),
-        (("path: ./mail}", "path: ./mail, colour: blue}"), "mail.colour: unknown key"),
+        (
+            ("path: ./mail}", "path: ./mail, colour: blue}"),
+            "mail.colour, line 15: unknown key (check the spelling)",
+        ),
     ],
 )
 def test_each_mistake_is_reported_with_its_key_path(write_config, change, expected) -> None:
@@ -74,9 +87,9 @@ def test_a_person_in_two_pairs_is_an_error_unless_allowed(write_config) -> None:
     )
     problems = _problems(write_config, text)
     assert problems == [
-        "pairs[1].mentor: 'ana' is already in pair 'ana-ben' "
+        "pairs[1] (id: ana-ben-2) .mentor, line 15: 'ana' is already in pair 'ana-ben' "
         "(set program.allow_multiple_pairs: true to allow this)",
-        "pairs[1].mentee: 'ben' is already in pair 'ana-ben' "
+        "pairs[1] (id: ana-ben-2) .mentee, line 15: 'ben' is already in pair 'ana-ben' "
         "(set program.allow_multiple_pairs: true to allow this)",
     ]
     allowed = text.replace("  start:", "  allow_multiple_pairs: true\n  start:", 1)
@@ -99,7 +112,7 @@ def test_cli_exits_2_without_traceback(cli, write_config) -> None:
     code, _, err = cli("validate", path)
     assert code == 2
     assert err.strip() == (
-        "participants[0].timezone: unknown time zone 'Atlantis/Capital'; "
+        "participants[0] (id: ana) .timezone, line 11: unknown time zone 'Atlantis/Capital'; "
         "use an IANA name like Europe/Berlin"
     )
     assert "Traceback" not in err
@@ -124,7 +137,7 @@ def test_participants_from_csv(write_config, tmp_path) -> None:
     text = text[:start] + "participants: people.csv\n" + text[end:]
     problems = _problems(write_config, text)
     assert problems == [
-        "participants[2].timezone: unknown time zone 'Asia/Nowhere'; "
+        "participants[2] (id: cy) .timezone, people.csv line 4: unknown time zone 'Asia/Nowhere'; "
         "use an IANA name like Europe/Berlin"
     ]
     (tmp_path / "people.csv").write_text(
@@ -148,9 +161,9 @@ def test_pairs_from_csv(write_config, tmp_path) -> None:
     text = text[:start] + "pairs: pairs.csv" + text[end:]
     problems = _problems(write_config, text)
     assert problems == [
-        "pairs[1].mentor: 'ana' is already in pair 'ana-ben' "
+        "pairs[1] (id: ana-cy) .mentor, pairs.csv line 3: 'ana' is already in pair 'ana-ben' "
         "(set program.allow_multiple_pairs: true to allow this)",
-        "pairs[1].mentee: unknown participant 'cy'",
+        "pairs[1] (id: ana-cy) .mentee, pairs.csv line 3: unknown participant 'cy'",
     ]
     (tmp_path / "pairs.csv").write_text("id,mentor,mentee,goals\nana-ben,ana,ben,Lead; Grow\n")
     cfg = load_config(write_config(text, "fixed.yaml"))
@@ -201,3 +214,16 @@ def test_shipped_json_schema_matches_the_models() -> None:
 def test_example_configs_validate() -> None:
     for path in (ROOT / "config").glob("*.yaml"):
         load_config(path)
+
+
+def test_a_zone_in_the_wrong_case_and_a_yaml_date_that_does_not_exist(write_config) -> None:
+    text = (
+        MINIMAL.read_text()
+        .replace("timezone: America/New_York", "timezone: america/new_york")
+        .replace("end: 2027-06-30", "end: 2027-02-30")
+    )
+    assert _problems(write_config, text) == [
+        "program.end, line 5: not a date: 2027-02-30 (write YYYY-MM-DD)",
+        "participants[0] (id: ana) .timezone, line 11: unknown time zone 'america/new_york'; "
+        "did you mean America/New_York?",
+    ]

@@ -259,7 +259,9 @@ def test_the_config_may_widen_the_mode_and_a_bad_mode_is_one_line(
     ):
         ran_program.write_text(text + f"reports: {{file_mode: {mode}}}\n", encoding="utf-8")
         code, _, err = cli("validate", ran_program)
-        assert _one_line(code, err).startswith(problem)
+        key, rest = problem.split(": ", 1)  # the line named is the `reports:` one, added last
+        line = text.count("\n") + 1
+        assert _one_line(code, err).startswith(f"{key}, line {line}: {rest}")
 
 
 def test_a_report_that_cannot_be_written_is_one_line(ran_program: Path, cli) -> None:

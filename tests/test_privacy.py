@@ -244,7 +244,7 @@ def test_keep_messages_is_validated(write_config):
     path = write_config(
         THREE_PAIRS.replace("storage: {path: state.json}", "storage: {keep_messages: 2h}")
     )
-    with pytest.raises(Exception, match=r"storage\.keep_messages: must be at least 1d"):
+    with pytest.raises(Exception, match=r"storage\.keep_messages, line \d+: must be at least 1d"):
         load_config(path)
 
 

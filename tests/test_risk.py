@@ -236,7 +236,8 @@ def test_rules_can_be_switched_off(write_config) -> None:
 def test_bad_at_risk_config_is_a_clear_error(write_config, text: str, problem: str) -> None:
     with pytest.raises(ConfigError) as caught:
         load_config(write_config(THREE_PAIRS + text + "\n"))
-    assert any(p.startswith(problem) for p in caught.value.problems), caught.value.problems
+    placed = problem.replace(": ", f", line {THREE_PAIRS.count(chr(10)) + 1}: ", 1)  # at_risk:
+    assert any(p.startswith(placed) for p in caught.value.problems), caught.value.problems
 
 
 # -- what the planner does, once ------------------------------------------------------------------
