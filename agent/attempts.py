@@ -137,18 +137,22 @@ class Ledger:
         return any(self.counts.get(k, 0) for k in keys)
 
     def start(self, keys: Iterable[str]) -> None:
+        keys = list(keys)
         for key in keys:
             self.counts[key] = self.counts.get(key, 0) + 1
-        self._save()
+        if keys:
+            self._save()
 
     def finish(self, keys: Iterable[str]) -> None:
+        keys = list(keys)
         for key in keys:
             left = self.counts.get(key, 0) - 1
             if left > 0:
                 self.counts[key] = left
             else:
                 self.counts.pop(key, None)
-        self._save()
+        if keys:
+            self._save()
 
     def keep_only(self, keys: Iterable[str]) -> None:
         """Forget the messages not among `keys` (handled, or gone from the inbox)."""
@@ -162,11 +166,12 @@ class Ledger:
         fsync: only a power cut could lose the last count, which costs one more attempt."""
         if not self.write:
             return
+        partial = self.path.with_name(f".{self.path.name}.tmp")
         try:
             if not self.counts:
                 self.path.unlink(missing_ok=True)
+                partial.unlink(missing_ok=True)  # left by a write a kill cut short
                 return
-            partial = self.path.with_name(f".{self.path.name}.tmp")
             fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
                 json.dump(self.counts, handle)

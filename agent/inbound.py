@@ -26,6 +26,7 @@ from email.utils import getaddresses, parsedate_to_datetime
 from functools import cache, cached_property
 from html.parser import HTMLParser
 
+from agent.kept import readable
 from agent.mailbox_parse import NotOneMailbox, parse_mailbox
 from agent.model import InboundMessage
 
@@ -52,13 +53,17 @@ def parse_message(raw: bytes, *, max_bytes: int = 5_000_000) -> InboundMessage:
     named in `problems`. A message with more lines starting "--" than parts
     may be visited is parsed with `policy.compat32` only: `policy.default`
     reads each part's headers with its structured parser, milliseconds a part.
+
+    Every text field is safe to store and to quote in an email: lone surrogates
+    (from `charset=unicode_escape`, or bytes kept as surrogate escapes) are
+    shown as U+FFFD (`agent.kept.readable`).
     """
     problems: list[str] = []
     many_parts = raw.count(b"\n--") > _MAX_PARTS
     for pol in (policy.compat32,) if many_parts else (policy.default, policy.compat32):
         try:
             msg = message_from_bytes(raw, policy=pol)
-            return _build(raw, msg, max_bytes, problems)
+            return readable(_build(raw, msg, max_bytes, problems))
         except Exception as exc:  # fuzz safety: any parser bug becomes a problem note
             problems.append(f"parse error ({pol.__class__.__name__}): {exc!r}")
     return InboundMessage(

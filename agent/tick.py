@@ -36,7 +36,7 @@ from agent.config import Pair
 from agent.executor import Executor
 from agent.inbound import parse_message
 from agent.ingest import Match, Routed, match, route, sender_zone
-from agent.kept import PER_DAY, PER_SENDER, TEXT_KEPT, QuarantineAllowance, capped, readable, short
+from agent.kept import PER_DAY, PER_SENDER, TEXT_KEPT, QuarantineAllowance, capped, short
 from agent.limits import SendLimits, admit, budget, recent
 from agent.model import ROLES, InboundMessage
 from agent.planner import Action, Timeline, plan_pair, plan_program, plan_removed
@@ -146,7 +146,7 @@ def _handle(
     msg = None
     try:
         with time_budget(attempts.MESSAGE_SECONDS):
-            msg = readable(parse_message(raw.data))
+            msg = parse_message(raw.data)
             seen = rt.store.inbound(msg.message_id)
             if seen:  # the same message twice in the inbox
                 return _outcome(seen["outcome"]), None

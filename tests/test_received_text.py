@@ -8,6 +8,7 @@ shown replaced visibly (U+FFFD), in the first tick.
 from __future__ import annotations
 
 import email.policy
+import json
 from email.parser import BytesParser
 from pathlib import Path
 
@@ -88,3 +89,15 @@ def test_bytes_that_are_not_the_utf8_they_claim_reach_the_coordinator(program: P
     text = _notice(program, program.tick("2027-02-15T19:00"))
     assert "can we meet at the café near the office instead?" in text
     assert "Thanks!" in text and "Subject: Re: question about the café meeting" in text
+
+
+def test_inspect_shows_the_same_question_replaced(program: Program, cli) -> None:
+    """`parse_message` itself cleans the text, so `inspect` shows what the notice quotes."""
+    raw = (
+        _reply_headers(program, b"Frage zum Budget", b"text/plain; charset=unicode_escape")
+        + b"Hi,\r\n\r\ndoes the program pay for travel to the \\ud800 kick-off?\r\n\r\nAna\r\n"
+    )
+    (program.root / "reply.eml").write_bytes(raw)
+    code, out, err = cli("inspect", program.root / "reply.eml", "--json")
+    assert code == 0, err
+    assert "travel to the \ufffd kick-off" in json.loads(out.splitlines()[0])["reply_text"]
