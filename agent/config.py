@@ -482,6 +482,11 @@ class Config(Strict):
         """The pair as the config has it; None for a pair no longer in it."""
         return self._pairs.get(pair_id) if pair_id is not None else None
 
+    def pair_named(self, name: object) -> Pair | None:
+        """The pair whose id is `name` in any case (reply tokens and bounce addresses carry
+        it lower-cased, as mail systems may change a local part's case); None if none."""
+        return self._pairs_folded.get(str(name).lower())
+
     @cached_property
     def _people(self) -> dict[str, Participant]:
         return {p.id: p for p in self.participants}
@@ -489,6 +494,10 @@ class Config(Strict):
     @cached_property
     def _pairs(self) -> dict[str, Pair]:
         return {p.id: p for p in self.pairs}
+
+    @cached_property
+    def _pairs_folded(self) -> dict[str, Pair]:
+        return {p.id.lower(): p for p in self.pairs}
 
     def resolve(self, path: Path | str) -> Path:
         """A path from the file, relative to the file's folder."""

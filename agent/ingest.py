@@ -106,16 +106,15 @@ def match(msg: InboundMessage, cfg: Config, token_key: bytes, sent: SentMail) ->
     """
     if msg.bounce:
         return _bounced_participant(msg, cfg, token_key, sent)
-    pairs = {p.id.lower(): p for p in cfg.pairs}
     ours = [i for i in (*msg.in_reply_to, *reversed(msg.references)) if keyed_message_id(i)]
     thread = next((r for i in ours[:_MAX_THREAD_IDS] if (r := sent.sent(i)) is not None), None)
     replied_to = thread.get("kind") if thread else None
     token = read_token(msg.to_addrs, cfg.program.sender.email, token_key)
     candidates: list[tuple[str, Pair]] = []
-    if token and token[0] in pairs:
-        candidates.append(("token", pairs[token[0]]))
-    if thread and str(thread.get("pair")).lower() in pairs:
-        candidates.append(("thread", pairs[str(thread["pair"]).lower()]))
+    if token and (pair := cfg.pair_named(token[0])):
+        candidates.append(("token", pair))
+    if thread and (pair := cfg.pair_named(thread.get("pair"))):
+        candidates.append(("thread", pair))
     if msg.sender_problem:
         via, pair = candidates[0] if candidates else (None, None)
         return Match(pair_id=pair.id if pair else None, via=via, problem=msg.sender_problem)
@@ -156,12 +155,11 @@ def _bounced_participant(
     bounce about an email of ours that names another address is the
     coordinator's to read; any other is quarantined, nothing changes.
     """
-    pairs = {p.id.lower(): p for p in cfg.pairs}
     failed = [a.lower() for a in msg.failed_recipients]
     verp = read_bounce_address(msg.to_addrs, cfg.program.sender.email, token_key)
     ours: Match | None = None
-    if verp and verp[0] in pairs:
-        pair, role = pairs[verp[0]], verp[1]
+    if verp and (pair := cfg.pair_named(verp[0])):
+        role = verp[1]
         hit = _first_in(failed, cfg.participant(getattr(pair, role)).addresses)
         if hit:
             return Match(pair.id, role, "bounce", address=hit)
@@ -170,7 +168,7 @@ def _bounced_participant(
         record = sent.sent(message_id) if keyed_message_id(message_id) else None
         if record is None:
             continue
-        pair = pairs.get(str(record.get("pair")).lower())
+        pair = cfg.pair_named(record.get("pair"))
         role = record.get("role")
         if pair is None or role not in ("mentor", "mentee"):
             ours = ours or Match(pair.id if pair else None, via="bounce")
