@@ -173,11 +173,7 @@ class ImapHarness:
             client.logout()
 
     def deliver(self, raw: bytes) -> None:
-        client = self.servers.imap(self.user)
-        try:
-            client.append("INBOX", raw)
-        finally:
-            client.logout()
+        self.servers.append(self.user, raw)
 
     def inbox(self) -> list[str]:
         return self._folder("INBOX")

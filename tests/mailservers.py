@@ -773,6 +773,14 @@ class MailServers:
         parser = BytesParser(policy=email.policy.default)
         return [parser.parsebytes(data[uid][b"BODY[]"]) for uid in uids]
 
+    def append(self, user: MailUser, data: bytes, when: Any = None) -> None:
+        """Put `data` into `user`'s INBOX as a delivering MTA would (IMAP APPEND)."""
+        client = self.imap(user)
+        try:
+            client.append("INBOX", data, msg_time=when)
+        finally:
+            client.logout()
+
     def send(self, user: MailUser, to: list[str], data: bytes) -> None:
         """Submit a message as `user` through the SMTP relay."""
         with smtplib.SMTP(HOST, self.smtp_port, timeout=10) as s:

@@ -220,13 +220,6 @@ def test_bounces_over_smtp_and_imap(
     driven = ProgramCli(cli, config)
     tick, status = driven.tick, driven.status
 
-    def deliver_imap(raw: bytes) -> None:
-        client = mail_servers.imap(user)
-        try:
-            client.append("INBOX", raw)
-        finally:
-            client.logout()
-
     tick("2027-02-15T09:00")
     agreement = next(
         m
@@ -247,13 +240,15 @@ def test_bounces_over_smtp_and_imap(
 
     # a stranger's DSN naming Ben and an id we never sent, then the MTA's real one
     forged = with_message_id(agreement, f"mm2.{secrets.token_hex(16)}@{domain}")
-    deliver_imap(DSN_SHAPES["exchange"](forged, BEN.lower(), user.login, WHEN))
+    mail_servers.append(user, DSN_SHAPES["exchange"](forged, BEN.lower(), user.login, WHEN))
     out = tick("2027-02-15T10:00")
     assert f"quarantined ({NOT_OURS})" in out, out
     assert status("2027-02-15T10:00")["ana-ben"]["undeliverable"] == {}
     assert len(mail_servers.messages(user, "mentormail/quarantine")) == 1
 
-    deliver_imap(DSN_SHAPES["postfix"](agreement, BEN.lower(), transaction.mail_from, WHEN))
+    mail_servers.append(
+        user, DSN_SHAPES["postfix"](agreement, BEN.lower(), transaction.mail_from, WHEN)
+    )
     out = tick("2027-02-15T11:00")
     assert "ana-ben/mentee: bounce" in out, out
     held = status("2027-02-15T11:00")["ana-ben"]["undeliverable"]

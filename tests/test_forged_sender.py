@@ -366,13 +366,6 @@ def test_forged_senders_change_nothing_on_imap(
     driven = ProgramCli(cli, config)
     tick, status = driven.tick, driven.status
 
-    def deliver(raw: bytes) -> None:
-        client = mail_servers.imap(user)
-        try:
-            client.append("INBOX", raw)
-        finally:
-            client.logout()
-
     tick("2027-02-15T09:00")
     sent = mail_servers.messages(user, "Sent")
     agreement = next(
@@ -386,7 +379,7 @@ def test_forged_senders_change_nothing_on_imap(
         for n, (label, (block, _)) in enumerate(FORGED.items())
     }
     for raw in forged.values():
-        deliver(raw)
+        mail_servers.append(user, raw)
 
     out = tick("2027-02-15T09:30")
 
@@ -409,6 +402,6 @@ def test_forged_senders_change_nothing_on_imap(
     assert len(mail_servers.messages(user, "Sent")) == len(sent) + len(notices)
 
     # the control: the same reply from Ben's own address is read, not quarantined
-    deliver(gmail_reply(agreement, BEN_FROM, AGREE, at("2027-02-15T09:40")))
+    mail_servers.append(user, gmail_reply(agreement, BEN_FROM, AGREE, at("2027-02-15T09:40")))
     out = tick("2027-02-15T09:50")
     assert "ana-ben/mentee:" in out and "quarantined" not in out, out

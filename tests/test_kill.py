@@ -106,11 +106,7 @@ class ImapMail(Mail):
         self.login = login
 
     def deliver(self, reply: Reply) -> None:
-        client = self.servers.imap(self.user)
-        try:
-            client.append("INBOX", reply.data, msg_time=reply.when)
-        finally:
-            client.logout()
+        self.servers.append(self.user, reply.data, when=reply.when)
 
     def folder(self, name: str) -> list[bytes]:
         client = self.servers.imap(self.user)
