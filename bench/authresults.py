@@ -1,4 +1,4 @@
-"""Authentication-Results parsing (agent.authresults): a real header and hostile ones.
+"""Authentication-Results parsing (agent.mail_in.authresults): a real header and hostile ones.
 
 Prints microseconds per call of `dmarc_pass` on a Gmail-delivered header block, and of
 `parse` on adversarial field values from 1 KB to 5 MB (nested comments, backslashes,
@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from agent.authresults import dmarc_pass, parse
+from agent.mail_in.authresults import dmarc_pass, parse
 
 GMAIL = (
     "mx.google.com;\r\n"

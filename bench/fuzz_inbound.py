@@ -1,7 +1,7 @@
 """Coverage-guided fuzzing of reading an email: parse_message -> strip_reply -> interpret.
 
 Each input is taken as raw email bytes, and also as the text of a reply, and
-read as `agent.ingest` reads a message (`bench.hostile.read`: parse, strip,
+read as `agent.pairs.ingest` reads a message (`bench.hostile.read`: parse, strip,
 interpret, return date), plus `strip_reply`, `interpret` and `proposed_time`
 on the decoded text directly. An exception, or an input whose reading takes
 longer than `--budget` seconds (default 0.5), is a failure: atheris stops and
@@ -23,9 +23,9 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from agent.inbound import strip_reply  # noqa: E402
-from agent.replies import interpret  # noqa: E402
-from agent.when import proposed_time  # noqa: E402
+from agent.mail_in.inbound import strip_reply  # noqa: E402
+from agent.mail_in.replies import interpret  # noqa: E402
+from agent.meetings.when import proposed_time  # noqa: E402
 from bench.hostile import NOW, SHAPES, ZONE, message, read  # noqa: E402
 
 BUDGET = 0.5  # seconds per input

@@ -5,7 +5,7 @@ to make some stage of reading it slow or big: a sign-off followed by thousands
 of spaces, thousands of blank lines, "to foo to foo ..." in a reschedule
 request, a Subject of encoded words, tens of thousands of MIME parts, deeply
 nested HTML quotes, and so on (issue 15). For each shape and size this prints
-the time and peak memory of the whole read, as `agent.ingest` does it
+the time and peak memory of the whole read, as `agent.pairs.ingest` does it
 (`parse_message`, which also strips the reply, then `interpret` and
 `return_date`), next to the stdlib doing the same parse
 (`email.message_from_bytes` and `get_content` of every text part), and the
@@ -35,10 +35,10 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from agent.inbound import parse_message  # noqa: E402
-from agent.model import InboundMessage, Interpretation  # noqa: E402
-from agent.replies import interpret  # noqa: E402
-from agent.when import return_date  # noqa: E402
+from agent.mail_in.inbound import parse_message  # noqa: E402
+from agent.mail_in.message import InboundMessage, Interpretation  # noqa: E402
+from agent.mail_in.replies import interpret  # noqa: E402
+from agent.meetings.when import return_date  # noqa: E402
 
 NOW = datetime(2027, 3, 2, 9, 0, tzinfo=UTC)
 ZONE = ZoneInfo("Europe/Berlin")
@@ -127,7 +127,7 @@ SHAPES: dict[str, Callable[[int], bytes]] = {
 
 
 def read(raw: bytes) -> tuple[InboundMessage, Interpretation]:
-    """Everything `agent.ingest` does with one message's text."""
+    """Everything `agent.pairs.ingest` does with one message's text."""
     msg = parse_message(raw)
     meaning = interpret(msg.reply_text, context="follow_up", now=NOW, tz=ZONE)
     interpret(msg.reply_text, context="slot_options", now=NOW, tz=ZONE)

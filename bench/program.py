@@ -19,11 +19,12 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from agent.config import load_config
-from agent.outbound import message_id
-from agent.runtime import Runtime
-from agent.store import Store, open_store
-from agent.tick import run_tick
+from agent.commands.runtime import Runtime
+from agent.commands.tick import run_tick
+from agent.config.loading import load_config
+from agent.mail_out.outbound import message_id
+from agent.state.opening import open_store
+from agent.state.store import Store
 from tests.simulated_people import People, many_pairs
 
 BERLIN = ZoneInfo("Europe/Berlin")

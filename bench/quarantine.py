@@ -7,7 +7,7 @@ one tick and quarantined. Then idle ticks run, each in a fresh process as a time
 median of 3, measured inside the process from the CLI's start to its end, so without the
 interpreter's start-up) and the process's peak RSS.
 
-- before: the text caps of agent.kept switched off (every record keeps the whole text,
+- before: the text caps of agent.mail_in.kept switched off (every record keeps the whole text,
   as before issue 15);
 - after: as shipped (`TEXT_KEPT` characters per record, `PER_SENDER`/`PER_DAY`).
 
@@ -38,10 +38,10 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-import agent.kept  # noqa: E402
-import agent.tick  # noqa: E402
-from agent.config import load_config  # noqa: E402
-from agent.runtime import Runtime  # noqa: E402
+import agent.commands.tick  # noqa: E402
+import agent.mail_in.kept  # noqa: E402
+from agent.commands.runtime import Runtime  # noqa: E402
+from agent.config.loading import load_config  # noqa: E402
 from tests.conftest import THREE_PAIRS  # noqa: E402
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -55,7 +55,7 @@ PITCH = (
 IDLE = """
 import json, re, sys, time
 from pathlib import Path
-from agent.cli import main
+from agent.commands.cli import main
 started = time.monotonic()
 code = main(sys.argv[1:])
 seconds = time.monotonic() - started
@@ -77,15 +77,17 @@ def _spam(n: int) -> bytes:
 
 @contextmanager
 def _caps(on: bool) -> Iterator[None]:
-    """As shipped, or with agent.kept's caps switched off."""
-    saved = agent.tick.capped, agent.kept.PER_SENDER, agent.kept.PER_DAY
+    """As shipped, or with agent.mail_in.kept's caps switched off."""
+    saved = agent.commands.tick.capped, agent.mail_in.kept.PER_SENDER, agent.mail_in.kept.PER_DAY
     if not on:
-        agent.tick.capped = lambda text, folder, limit=0: text
-        agent.kept.PER_SENDER = agent.kept.PER_DAY = 10**9
+        agent.commands.tick.capped = lambda text, folder, limit=0: text
+        agent.mail_in.kept.PER_SENDER = agent.mail_in.kept.PER_DAY = 10**9
     try:
         yield
     finally:
-        agent.tick.capped, agent.kept.PER_SENDER, agent.kept.PER_DAY = saved
+        agent.commands.tick.capped, agent.mail_in.kept.PER_SENDER, agent.mail_in.kept.PER_DAY = (
+            saved
+        )
 
 
 def _idle_tick(config: Path, now: str) -> dict[str, Any]:
@@ -108,13 +110,13 @@ def measure(messages: int, *, caps: bool) -> dict[str, Any]:
         config.write_text(THREE_PAIRS, encoding="utf-8")
         rt = Runtime.open(load_config(config))
         try:
-            agent.tick.run_tick(rt, datetime(2027, 2, 15, 9, tzinfo=BERLIN))
+            agent.commands.tick.run_tick(rt, datetime(2027, 2, 15, 9, tzinfo=BERLIN))
             inbox = mailbox.Maildir(folder / "mail" / "inbox")
             for n in range(messages):
                 inbox.add(_spam(n))
             started = time.monotonic()
             with _caps(caps):
-                report = agent.tick.run_tick(rt, datetime(2027, 2, 16, 9, tzinfo=BERLIN))
+                report = agent.commands.tick.run_tick(rt, datetime(2027, 2, 16, 9, tzinfo=BERLIN))
             reading = time.monotonic() - started
         finally:
             rt.close()

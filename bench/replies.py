@@ -3,16 +3,22 @@
 For each corpus in ../shared/corpora: how many fixtures each parser gets right
 (SOURCE.txt's rule, see bench/corpora.py) and how many messages per second it
 handles, all measured in this run on the same texts. Also the throughput of
-intent interpretation (`agent.replies.interpret`) on mentormail's extracted replies.
+intent interpretation (`agent.mail_in.replies.interpret`) on mentormail's extracted replies.
 
-Run from the repo root: `.venv/bin/python bench/replies.py [--json] [--long]`.
+Run from the repo root: `.venv/bin/python bench/replies.py [--json] [--long]
+[--against OLD_REPLIES_PY]`. With `--against`, the interpretation rows also time
+that copy of agent/mail_in/replies.py (say, `git show HEAD:agent/mail_in/replies.py`
+saved to a file) on the same replies, in the same interleaved rounds.
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import importlib.util
 import json
+import shutil
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -25,10 +31,21 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from email_reply_parser import EmailReplyParser  # noqa: E402
-from mailparser_reply import EmailReplyParser as MailParserReply  # noqa: E402
 
-from agent.inbound import parse_message, strip_reply  # noqa: E402
-from agent.replies import interpret  # noqa: E402
+try:  # an optional peer (the `bench` extra): its rows are left out when it is missing
+    from mailparser_reply import EmailReplyParser as MailParserReply
+    from mailparser_reply.constants import MAIL_LANGUAGES
+except ImportError:  # pragma: no cover - depends on the environment
+    MailParserReply = None
+    MAIL_LANGUAGES = {}
+try:  # mailgun's talon (the `bench` extra), likewise
+    from talon import quotations as talon_quotations
+except ImportError:  # pragma: no cover - depends on the environment
+    talon_quotations = None
+
+from agent.mail_in.inbound import parse_message, strip_reply  # noqa: E402
+from agent.mail_in.replies import interpret  # noqa: E402
+from bench import multilingual  # noqa: E402
 from bench.corpora import RUBY_OVERRIDES, Fixture, load_all, passes, passes_ruby  # noqa: E402
 
 MIN_SECONDS = 0.5  # each timed round runs the whole input list this long at least
@@ -36,7 +53,13 @@ ROUNDS = 5  # best of
 INTERPRET_MAX_CHARS = 64_000  # longer replies are timed once, in their own row
 OURS = "mentormail"
 
-_MAIL_PARSER_REPLY = MailParserReply(languages=["en"])
+# every language it knows: the multilingual corpus has quote headers in 19
+_MAIL_PARSER_REPLY = MailParserReply(languages=list(MAIL_LANGUAGES)) if MailParserReply else None
+# crisp-oss/email-reply-parser, run with node: `npm install --prefix bench email-reply-parser`
+CRISP_SCRIPT = ROOT / "bench" / "crisp_reply.cjs"
+CRISP_PACKAGE = ROOT / "bench" / "node_modules" / "email-reply-parser"
+CRISP = "crisp email-reply-parser (node)"
+CRISP_MAX_CHARS = 100_000  # longer bodies are not given to it (minutes each): they fail
 
 
 def as_message(text: str) -> bytes:
@@ -55,10 +78,12 @@ def as_message(text: str) -> bytes:
 
 
 def _mail_parser_reply(text: str) -> str:
+    assert _MAIL_PARSER_REPLY is not None
     return _MAIL_PARSER_REPLY.parse_reply(text=text) or ""
 
 
 def _mail_parser_reply_body(text: str) -> str:
+    assert _MAIL_PARSER_REPLY is not None
     replies = _MAIL_PARSER_REPLY.read(text=text).replies
     return replies[0].body if replies else ""
 
@@ -78,9 +103,18 @@ CONTENDERS = (
     Contender(OURS, strip_reply),
     Contender(f"{OURS} (full MIME path)", lambda raw: parse_message(raw).reply_text, as_message),
     Contender("email-reply-parser", EmailReplyParser.parse_reply),
-    Contender("mail-parser-reply", _mail_parser_reply),
-    # Same read() as parse_reply, then signatures/disclaimers removed: graded, not timed.
-    Contender("mail-parser-reply (.body)", _mail_parser_reply_body, timed=False, note="not timed"),
+    *((Contender("talon", talon_quotations.extract_from_plain),) if talon_quotations else ()),
+    *(
+        (
+            Contender("mail-parser-reply", _mail_parser_reply),
+            # Same read() as parse_reply, then signatures/disclaimers removed: graded, not timed.
+            Contender(
+                "mail-parser-reply (.body)", _mail_parser_reply_body, timed=False, note="not timed"
+            ),
+        )
+        if _MAIL_PARSER_REPLY
+        else ()
+    ),
 )
 
 
@@ -139,13 +173,7 @@ def bench_corpus(fixtures: list[Fixture]) -> tuple[list[Row], list[str]]:
         contender.run(inputs[0])  # warm-up: lazy regex compilation, caches
         outputs = [contender.run(item) for item in inputs]
         row = Row(contender.label, len(fixtures), note=contender.note)
-        row.passed = sum(passes(o, f.facts) for o, f in zip(outputs, fixtures, strict=True))
-        row.passed_ruby = sum(passes_ruby(o, f) for o, f in zip(outputs, fixtures, strict=True))
-        row.failures = [
-            f.name + (" [= Ruby assertion]" if passes_ruby(o, f) else "")
-            for o, f in zip(outputs, fixtures, strict=True)
-            if not passes(o, f.facts)
-        ]
+        _grade(row, outputs, fixtures)
         if contender.timed:
             jobs.append((row, contender.run, inputs))
         rows.append(row)
@@ -154,6 +182,8 @@ def bench_corpus(fixtures: list[Fixture]) -> tuple[list[Row], list[str]]:
     rates = throughput([(run, inputs) for _, run, inputs in jobs])
     for (row, _, _), rate in zip(jobs, rates, strict=True):
         row.msgs_per_s = rate
+    if crisp := _crisp_row(fixtures):
+        rows.append(crisp)
     ours_rate = rows[0].msgs_per_s
     for row in rows[1:]:
         if ours_rate and row.msgs_per_s:
@@ -161,21 +191,106 @@ def bench_corpus(fixtures: list[Fixture]) -> tuple[list[Row], list[str]]:
     return rows, ours_replies
 
 
+def _grade(row: Row, outputs: list[str], fixtures: list[Fixture]) -> None:
+    """Pass counts and failures; the multilingual corpus by its own rule (bench/multilingual.py)."""
+    pairs = list(zip(outputs, fixtures, strict=True))
+    if fixtures and fixtures[0].corpus == multilingual.FOLDER:
+        row.failures = [f.name for o, f in pairs if not multilingual.passes(o, f.facts)]
+        row.passed = row.passed_ruby = len(pairs) - len(row.failures)
+        return
+    row.passed = sum(passes(o, f.facts) for o, f in pairs)
+    row.passed_ruby = sum(passes_ruby(o, f) for o, f in pairs)
+    row.failures = [
+        f.name + (" [= Ruby assertion]" if passes_ruby(o, f) else "")
+        for o, f in pairs
+        if not passes(o, f.facts)
+    ]
+
+
+def skipped_peers() -> list[str]:
+    """Notes on the peers that are not installed here, whose rows are left out."""
+    notes = []
+    if talon_quotations is None:
+        notes.append("talon: not installed (pip install talon)")
+    if MailParserReply is None:
+        notes.append("mail-parser-reply: not installed (pip install mail-parser-reply)")
+    if shutil.which("node") is None or not CRISP_PACKAGE.is_dir():
+        notes.append(f"{CRISP}: needs node and `npm install --prefix bench email-reply-parser`")
+    return notes
+
+
+def _crisp_row(fixtures: list[Fixture]) -> Row | None:
+    """crisp's parser on the same texts, graded alike and timed inside node (same rounds)."""
+    node = shutil.which("node")
+    if node is None or not CRISP_PACKAGE.is_dir():
+        return None
+    request = {
+        "texts": [f.text for f in fixtures],
+        "min_seconds": MIN_SECONDS,
+        "rounds": ROUNDS,
+        "max_chars": CRISP_MAX_CHARS,
+    }
+    done = subprocess.run(
+        [node, str(CRISP_SCRIPT)],
+        input=json.dumps(request),
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT / "bench",
+    )
+    answer = json.loads(done.stdout)
+    left_out = sum(output is None for output in answer["outputs"])
+    note = "timed in node" + (
+        f"; {left_out} over {CRISP_MAX_CHARS // 1000} kB not given (count as failed)"
+        if left_out
+        else ""
+    )
+    row = Row(CRISP, len(fixtures), msgs_per_s=answer["msgs_per_s"], note=note)
+    _grade(row, [output or "" for output in answer["outputs"]], fixtures)
+    return row
+
+
 def _interpret(text: str) -> object:
     return interpret(text, context="follow_up")
 
 
-def bench_interpret(replies: list[tuple[str, str]], long: bool) -> list[Row]:
-    """interpret() throughput on extracted replies; very long ones apart, once, if `long`."""
+def _baseline(path: Path) -> Callable[[str], object]:
+    """`interpret(text, context="follow_up")` of another copy of the replies module."""
+    spec = importlib.util.spec_from_file_location("bench_replies_baseline", path)
+    assert spec and spec.loader, path
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return lambda text: module.interpret(text, context="follow_up")
+
+
+def bench_interpret(
+    replies: list[tuple[str, str]], long: bool, against: Path | None = None
+) -> list[Row]:
+    """interpret() throughput on extracted replies; very long ones apart, once, if `long`;
+    with `against`, that copy of the module too, in the same interleaved rounds."""
     short = [text for _, text in replies if len(text) <= INTERPRET_MAX_CHARS]
+    jobs: list[tuple[Callable[[Any], object], Sequence[Any]]] = [(_interpret, short)]
+    if against:
+        jobs.append((_baseline(against), short))
+    rates = throughput(jobs)
     rows = [
         Row(
             "interpret(context='follow_up')",
             len(short),
-            msgs_per_s=throughput([(_interpret, short)])[0],
+            msgs_per_s=rates[0],
             note=f"replies <= {INTERPRET_MAX_CHARS // 1000} kB",
         )
     ]
+    if against:
+        rows.append(
+            Row(
+                "interpret, --against copy",
+                len(short),
+                msgs_per_s=rates[1],
+                ratio=rates[0] / rates[1] if rates[1] else None,
+                note=f"{against.name}; ours/peer: this tree's msgs/s / the copy's",
+            )
+        )
     for name, text in replies:
         if len(text) > INTERPRET_MAX_CHARS:
             note = f"{name}: {len(text) / 1000:.0f} kB reply"
@@ -189,10 +304,11 @@ def bench_interpret(replies: list[tuple[str, str]], long: bool) -> list[Row]:
     return rows
 
 
-def run(long: bool = False) -> dict[str, Any]:
+def run(long: bool = False, against: Path | None = None) -> dict[str, Any]:
     """Run every measurement; the result is what `--json` prints."""
-    corpora = load_all()
+    corpora = {multilingual.FOLDER: multilingual.load(), **load_all()}
     result: dict[str, Any] = {
+        "skipped": skipped_peers(),
         "min_seconds_per_round": MIN_SECONDS,
         "rounds": ROUNDS,
         "ruby_overrides": sorted(RUBY_OVERRIDES),
@@ -204,7 +320,7 @@ def run(long: bool = False) -> dict[str, Any]:
         size = sum(len(f.text.encode("utf-8")) for f in fixtures)
         result["corpora"][folder] = {"bytes": size, "rows": [asdict(r) for r in rows]}
         replies.extend((f"{folder}/{f.name}", text) for f, text in zip(fixtures, ours, strict=True))
-    result["interpret"] = [asdict(r) for r in bench_interpret(replies, long)]
+    result["interpret"] = [asdict(r) for r in bench_interpret(replies, long, against)]
     return result
 
 
@@ -233,6 +349,8 @@ def format_table(result: dict[str, Any]) -> str:
         f"(best of {result['rounds']} rounds, each >= {result['min_seconds_per_round']} s)",
         "pass: SOURCE.txt rule. w/ Ruby: fixtures in RUBY_OVERRIDES graded by the Ruby",
         "original's assertion instead. ours/peer: mentormail msgs/s / row msgs/s.",
+        f"{multilingual.FOLDER}: its README.txt rule (whitespace normalised), in both columns.",
+        *(f"skipped: {note}" for note in result["skipped"]),
     ]
     for folder, data in result["corpora"].items():
         lines += [
@@ -263,8 +381,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help=f"also time interpret() once on replies over {INTERPRET_MAX_CHARS // 1000} kB (~5 s)",
     )
+    parser.add_argument(
+        "--against",
+        type=Path,
+        metavar="FILE",
+        help="also time interpret() of this copy of agent/mail_in/replies.py, in the same run",
+    )
     args = parser.parse_args(argv)
-    result = run(long=args.long)
+    result = run(long=args.long, against=args.against)
     print(json.dumps(result, indent=2) if args.json else format_table(result))
     return 0
 

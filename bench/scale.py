@@ -53,8 +53,9 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from agent.program import PairState  # noqa: E402
-from agent.store import Store, copy_store, open_store  # noqa: E402
+from agent.pairs.program import PairState  # noqa: E402
+from agent.state.opening import open_store, reading  # noqa: E402
+from agent.state.store import copy_store  # noqa: E402
 from bench.program import START, grow, simulate  # noqa: E402
 from tests.simulated_people import many_pairs  # noqa: E402
 
@@ -69,7 +70,7 @@ IDLE_AT = START + HISTORY - timedelta(hours=5)
 def _cache_key() -> str:
     """Changes when anything that shapes the grown state changes."""
     digest = hashlib.sha256()
-    for name in ("bench/program.py", "tests/simulated_people.py", "agent/store_sqlite.py"):
+    for name in ("bench/program.py", "tests/simulated_people.py", "agent/state/store_sqlite.py"):
         digest.update((ROOT / name).read_bytes())
     return digest.hexdigest()[:12]
 
@@ -125,10 +126,10 @@ def program_dir(state: Path, pairs: int, directory: Path) -> Path:
 
 
 def ticks_child(config: Path, pairs: int) -> dict[str, Any]:
-    from agent.config import load_config
-    from agent.runtime import Runtime
-    from agent.service import keep_long_lived
-    from agent.tick import run_tick
+    from agent.commands.runtime import Runtime
+    from agent.commands.service import keep_long_lived
+    from agent.commands.tick import run_tick
+    from agent.config.loading import load_config
 
     state = config.parent / "state.db"
     started = time.perf_counter()
@@ -279,7 +280,7 @@ def write_amplification(pairs: int, kind: str, directory: Path) -> dict[str, Any
         shutil.copy(source, path)
     else:
         path = directory / f"wa-{pairs}.json"
-        with Store.reading(source) as reader:
+        with reading(source) as reader:
             target = open_store(path)
             copy_store(reader, target)
             target.close()

@@ -1,4 +1,4 @@
-"""Strict From parsing (agent.mailbox_parse): real From lines and hostile ones.
+"""Strict From parsing (agent.mail_in.mailbox_parse): real From lines and hostile ones.
 
 Prints microseconds per `parse_mailbox` call on From lines as Gmail, Outlook and Postfix
 write them, and on adversarial shapes (nested comments, backslashes, thousands of `a@`,
@@ -16,7 +16,7 @@ import contextlib
 import time
 from collections.abc import Sequence
 
-from agent.mailbox_parse import NotOneMailbox, parse_mailbox
+from agent.mail_in.mailbox_parse import NotOneMailbox, parse_mailbox
 
 REAL = [
     "Ben Becker <Ben.Becker@example.net>",

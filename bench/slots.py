@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from agent.slots import Availability, find_series  # noqa: E402
+from agent.meetings.slots import Availability, find_series  # noqa: E402
 
 BERLIN, NEW_YORK, LONDON = (
     ZoneInfo(z) for z in ("Europe/Berlin", "America/New_York", "Europe/London")

@@ -16,8 +16,9 @@ modules imported icalendar, smtplib and ssl for their Options). The floor is pyd
 importing it and building a single one-field model costs ~4.5x on its own (the package
 ~2.5x, the schema machinery and plugin lookup its first model loads ~2x), ~4.9x with
 argparse and PyYAML. Above that: compiling the project's modules on the path (~25 ms:
-agent/cli.py, config.py, timefmt.py and connectors/registry.py, base.py, maildir.py,
-ics_files.py; none has a .pyc here) and building the 24 config and Options models (~20 ms).
+agent/commands/cli.py, config/model.py, meetings/timefmt.py and connectors/registry.py,
+base.py, maildir.py, ics_files.py; none has a .pyc here) and building the 24 config and
+Options models (~20 ms).
 """
 
 from __future__ import annotations
@@ -72,7 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true")
     args, _ = parser.parse_known_args(argv)
     python = sys.executable
-    cli = [python, "-c", "import sys; from agent.cli import main; sys.exit(main())"]
+    cli = [python, "-c", "import sys; from agent.commands.cli import main; sys.exit(main())"]
     with tempfile.TemporaryDirectory() as tmp:
         cases = {
             "mentormail --help": [*cli, "--help"],

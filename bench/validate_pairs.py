@@ -2,7 +2,7 @@
 
 The pairs draw their zones and hours from --zones zones and 4 kinds of hours, so the
 slot finder runs once per distinct (mentor zone, hours, mentee zone, hours) signature
-(agent/preflight.py), not once per pair. Prints the seconds of each phase, best of
+(agent/config/preflight.py), not once per pair. Prints the seconds of each phase, best of
 --rounds, and the ratio of the pair check to the load.
 
 Run from the repo root: `.venv/bin/python bench/validate_pairs.py [--pairs 10000] [--zones 10]`.
@@ -10,7 +10,7 @@ Run from the repo root: `.venv/bin/python bench/validate_pairs.py [--pairs 10000
 Measured (2-core VM under load, best of 3, 10,000 pairs): 10 zones (1,599 signatures,
 4,294 pairs that cannot meet): load 3.9 s, pair check 3.1 s (0.8x the load); 3 zones
 (144 signatures): pair check 0.4 s (0.08x). The check's time is the slot finder's, per
-signature (~2 ms each), almost all of it ranking candidates (agent/slots.py `comfort`).
+signature (~2 ms each), almost all of it ranking candidates (agent/meetings/slots.py `comfort`).
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from agent.config import load_config  # noqa: E402
-from agent.preflight import unmeetable_pairs  # noqa: E402
+from agent.config.loading import load_config  # noqa: E402
+from agent.config.preflight import unmeetable_pairs  # noqa: E402
 
 ZONES = (
     "Europe/Berlin",

@@ -1,11 +1,11 @@
-"""What the alias bound costs: libyaml's load alone against agent.bounded_yaml.load (the
+"""What the alias bound costs: libyaml's load alone against agent.config.bounded_yaml.load (the
 same load after one pass over the events), on the minimal config and a 2,000-person one.
 
 Run from the repo root: `.venv/bin/python bench/yaml_bound.py [--rounds 20]`.
 
 Measured (2-core VM, best of 20): minimal 0.19 -> 0.26 ms; 2,000 people 127 -> 146 ms
 (+15%) when the machine was quiet; under heavy load the ratio scattered from 0.9 to 1.4.
-Importing agent.bounded_yaml adds 0.7 ms to `validate`'s cold start (-X importtime),
+Importing agent.config.bounded_yaml adds 0.7 ms to `validate`'s cold start (-X importtime),
 within bench/startup.py's noise. An alias bomb of 10**9 values is refused in 0.3 s and 43 MB (the
 whole `validate` process); unbounded it took 2.5 GB and ended in a MemoryError.
 """
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import yaml
 
-from agent import bounded_yaml
+from agent.config import bounded_yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -62,7 +62,7 @@ class RawMessage:
 
 class Mailbox(Protocol):
     # What the provider lets one mailbox send: (per minute, per day); None where it sets
-    # no limit or the server decides. agent.limits keeps the agent under it.
+    # no limit or the server decides. agent.pairs.limits keeps the agent under it.
     send_limits: tuple[int | None, int | None]
 
     def fetch(self, cursor: str | None) -> tuple[list[RawMessage], str | None]:

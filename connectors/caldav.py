@@ -57,15 +57,15 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from connectors.base import ConnectorError, merge_spans
 
 if TYPE_CHECKING:
-    from agent.config import Config, Participant
+    from agent.config.model import Config, Participant
     from connectors.smtp import Credentials
 
-# icalendar, connectors.smtp and xml.sax.saxutils (both import ssl), and agent.planner are
+# icalendar, connectors.smtp and xml.sax.saxutils (both import ssl), and agent.pairs.planner are
 # imported where used: `mentormail validate` imports this module only to read its Options.
 
 log = logging.getLogger(__name__)
 
-OWN_UID_PREFIX = "mentormail-"  # the program's own series (agent.planner.series_uid)
+OWN_UID_PREFIX = "mentormail-"  # the program's own series (agent.pairs.planner.series_uid)
 DAV = "{DAV:}"
 CALDAV = "{urn:ietf:params:xml:ns:caldav}"
 XML_HEAD = '<?xml version="1.0" encoding="utf-8"?>'
@@ -384,7 +384,7 @@ class CalDavCalendar:
             return self
 
     def __init__(self, options: Options, config: Config) -> None:
-        from agent.planner import series_uid
+        from agent.pairs.planner import series_uid
 
         self.options = options
         self.config = config

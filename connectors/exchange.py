@@ -2,7 +2,8 @@
 
 Two connectors share the connection set up here: `type: exchange` for `mail:`
 (`connectors.exchange_mail.ExchangeMailbox`) and for `calendar:`
-(`connectors.exchange_calendar.ExchangeCalendar`); both are importable from this module.
+(`connectors.exchange_calendar.ExchangeCalendar`); both import this module, never the
+other way round.
 Exchange Online blocks EWS since October 2026: Microsoft 365 mailboxes use the `graph`
 connectors instead.
 
@@ -46,9 +47,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from connectors.base import ConnectorError
 
 if TYPE_CHECKING:
-    from agent.config import Config
-    from connectors.exchange_calendar import ExchangeCalendar
-    from connectors.exchange_mail import ExchangeMailbox
+    from agent.config.model import Config
     from connectors.smtp import Credentials
 
 log = logging.getLogger(__name__)
@@ -391,19 +390,3 @@ def utc(value: datetime) -> datetime:
     if type(value) is not datetime:
         value = datetime.fromtimestamp(value.timestamp(), tz=UTC)
     return value.astimezone(UTC)
-
-
-__all__ = ["ExchangeCalendar", "ExchangeMailbox", "ExchangeOptions"]
-
-
-def __getattr__(name: str) -> Any:
-    """`connectors.exchange:ExchangeMailbox` / `:ExchangeCalendar`, imported when asked for."""
-    if name == "ExchangeMailbox":
-        from connectors.exchange_mail import ExchangeMailbox
-
-        return ExchangeMailbox
-    if name == "ExchangeCalendar":
-        from connectors.exchange_calendar import ExchangeCalendar
-
-        return ExchangeCalendar
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -25,7 +25,7 @@ from connectors.exchange import (
 )
 
 if TYPE_CHECKING:
-    from agent.config import Config
+    from agent.config.model import Config
     from connectors.series_event import SeriesEvent
 
 log = logging.getLogger(__name__)
@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 FREEBUSY_DAYS = 42  # the longest time window GetUserAvailability accepts by default
 BUSY_TYPES = frozenset({"Busy", "Tentative", "OOF"})
 UID_PROPERTY = "mentormail-uid"  # the series' iCalendar UID, kept on the calendar item
-OWN_UID_PREFIX = "mentormail-"  # the program's own series (agent.planner.series_uid)
+OWN_UID_PREFIX = "mentormail-"  # the program's own series (agent.pairs.planner.series_uid)
 WEEKDAY_NUMBERS = {"MO": 1, "TU": 2, "WE": 3, "TH": 4, "FR": 5, "SA": 6, "SU": 7}
 Span = tuple[datetime, datetime]
 
@@ -173,7 +173,7 @@ class ExchangeCalendar:
 
     @staticmethod
     def _read(ics: bytes) -> SeriesEvent:
-        from agent.ics import IcsError
+        from agent.meetings.ics import IcsError
         from connectors.series_event import read_series
 
         try:

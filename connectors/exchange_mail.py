@@ -57,7 +57,7 @@ from connectors.exchange import (
 from connectors.moves import MoveQueue
 
 if TYPE_CHECKING:
-    from agent.config import Config
+    from agent.config.model import Config
 
 log = logging.getLogger(__name__)
 

@@ -48,7 +48,7 @@ from pydantic import BaseModel, ConfigDict, model_validator
 from connectors.base import ConnectorError
 
 if TYPE_CHECKING:
-    from agent.config import Config
+    from agent.config.model import Config
 
 log = logging.getLogger(__name__)
 

@@ -51,7 +51,7 @@ from connectors.base import ConnectorError
 from connectors.google_auth import CALENDAR_SCOPES, GoogleApi, GoogleApiError, GoogleOptions
 
 if TYPE_CHECKING:
-    from agent.config import Config
+    from agent.config.model import Config
     from connectors.series_event import SeriesEvent
 
 log = logging.getLogger(__name__)
@@ -162,7 +162,7 @@ class GoogleCalendar:
         return params
 
     def put_event(self, uid: str, ics: bytes) -> None:
-        from agent.ics import IcsError  # icalendar: not for `validate`
+        from agent.meetings.ics import IcsError  # icalendar: not for `validate`
         from connectors.series_event import read_series
 
         try:

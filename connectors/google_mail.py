@@ -47,7 +47,7 @@ from connectors.base import ConnectorError, DeliveryRefused, Outcome, RawMessage
 from connectors.google_auth import GMAIL_SCOPES, GoogleApi, GoogleApiError, GoogleOptions
 
 if TYPE_CHECKING:
-    from agent.config import Config
+    from agent.config.model import Config
 
 log = logging.getLogger(__name__)
 

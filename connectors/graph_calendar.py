@@ -70,7 +70,7 @@ from connectors.graph_http import (
 )
 
 if TYPE_CHECKING:
-    from agent.config import Config
+    from agent.config.model import Config
     from connectors.series_event import SeriesEvent
 
 log = logging.getLogger(__name__)
@@ -78,7 +78,7 @@ log = logging.getLogger(__name__)
 PROPERTY_SET = "{ee90a86d-6927-495f-b280-e60203968721}"  # mentormail's own MAPI property set
 UID_PROPERTY = f"String {PROPERTY_SET} Name mentormailUid"
 HASH_PROPERTY = f"String {PROPERTY_SET} Name mentormailHash"
-OWN_UID_PREFIX = "mentormail-"  # agent.planner.series_uid
+OWN_UID_PREFIX = "mentormail-"  # agent.pairs.planner.series_uid
 TRANSACTION_NAMESPACE = uuid.UUID("5d0c8f0e-3f5b-4bb8-9a0e-2f7f63a1c2d4")
 BUSY_STATUSES = frozenset({"busy", "tentative", "oof"})
 SCHEDULES_PER_REQUEST = 20  # documented limit of getSchedule
@@ -155,7 +155,7 @@ class GraphCalendar:
     # -- writing ------------------------------------------------------------------------
 
     def _series(self, uid: str, ics: bytes) -> SeriesEvent:
-        from agent.ics import IcsError
+        from agent.meetings.ics import IcsError
         from connectors.series_event import read_series
 
         try:

@@ -48,7 +48,7 @@ from connectors.base import ConnectorError
 if TYPE_CHECKING:
     from requests import Response, Session
 
-    from agent.config import Config
+    from agent.config.model import Config
 
 log = logging.getLogger(__name__)
 

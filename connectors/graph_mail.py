@@ -61,7 +61,7 @@ from connectors.graph_http import (
 )
 
 if TYPE_CHECKING:
-    from agent.config import Config
+    from agent.config.model import Config
 
 log = logging.getLogger(__name__)
 

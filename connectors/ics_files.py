@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict
 
-from connectors.local_folders import prepare
+from connectors.local_folders import prepare, readiness
 
 if TYPE_CHECKING:
-    from agent.config import Config
+    from agent.config.model import Config
 
 
 def write_atomically(path: Path, data: bytes) -> None:
@@ -52,6 +52,10 @@ class IcsCalendar:
         self.product = config.program.name
         prepare(self.root, "calendar folder", create=create)
         prepare(self.events, "calendar folder", create=create)
+
+    def check(self) -> list[tuple[str, bool, str]]:
+        """The folders as they are: `check` opens with `create=False` and changes nothing."""
+        return [("folders", *readiness(self.root, ("events",), "calendar"))]
 
     def busy(
         self, emails: Sequence[str], start: datetime, end: datetime

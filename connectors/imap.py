@@ -74,7 +74,7 @@ from connectors.smtp import (
 )
 
 if TYPE_CHECKING:
-    from agent.config import Config
+    from agent.config.model import Config
 
 log = logging.getLogger(__name__)
 

@@ -3,12 +3,14 @@
 A tick creates them and checks it may write in them before it starts, so a file in
 a folder's place or a read-only folder is one line and exit 2, not a failure halfway
 through a tick. A dry run (and `check`-style readers) opens with `create=False`: it
-creates nothing and reads a folder that is not there yet as empty.
+creates nothing and reads a folder that is not there yet as empty; `readiness` tells
+`check` whether the first tick could create or write in each folder.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 from connectors.base import FolderUnusable
@@ -32,3 +34,27 @@ def prepare(path: Path, what: str, *, create: bool) -> None:
             f"{what} {path} is read-only; mentormail writes in it, so make it writable "
             "for the user the agent runs as"
         )
+
+
+def readiness(root: Path, subfolders: Sequence[str], what: str) -> tuple[bool, str]:
+    """Whether a tick could use `root` and the `subfolders` below it, found without
+    creating anything (for `check`): a missing folder is fine when the first tick can
+    create it, a read-only one is not."""
+    folders = [root, *(root / name for name in subfolders)]
+    for folder in folders:
+        if folder.exists() and not folder.is_dir():
+            return False, f"{folder} is a file, not a folder; move it away or set another path"
+        if folder.is_dir() and not os.access(folder, os.W_OK | os.X_OK):
+            return False, f"{folder} is read-only; make it writable for the agent's user"
+    missing = [folder for folder in folders if not folder.exists()]
+    if not missing:
+        return True, f"{what} {root}"
+    parent = missing[0].parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        return False, f"{what} {missing[0]} does not exist and cannot be created in {parent}"
+    if missing[0] == root:
+        return True, f"{what} {root} does not exist yet: the first tick creates it"
+    names = ", ".join(str(folder.relative_to(root)) for folder in missing)
+    return True, f"{what} {root}; the first tick creates {names}"

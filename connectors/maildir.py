@@ -17,12 +17,12 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel, ConfigDict
 
 from connectors.base import Outcome, RawMessage
-from connectors.local_folders import prepare
+from connectors.local_folders import prepare, readiness
 
 if TYPE_CHECKING:
     import mailbox
 
-    from agent.config import Config
+    from agent.config.model import Config
 
 FOLDERS = ("inbox", "processed", "quarantine", "sent")
 SUBFOLDERS = ("new", "cur", "tmp")
@@ -53,6 +53,10 @@ class MaildirMailbox:
                 prepare(self.root / name / sub, "Maildir folder", create=create)
         self._boxes: dict[str, mailbox.Maildir] = {}
         self._sent_ids: set[str] | None = None
+
+    def check(self) -> list[tuple[str, bool, str]]:
+        """The folders as they are: `check` opens with `create=False` and changes nothing."""
+        return [("folders", *readiness(self.root, FOLDERS, "Maildir"))]
 
     def _box(self, name: str) -> mailbox.Maildir:
         if name not in self._boxes:

@@ -18,7 +18,7 @@ from connectors.base import ConnectorError
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
-    from agent.config import Config
+    from agent.config.model import Config
     from connectors.base import Calendar, Mailbox
 
 _TABLE: dict[str, dict[str, str]] = {

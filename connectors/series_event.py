@@ -1,6 +1,6 @@
 """The meeting series a calendar connector is asked to store, read back from its iCalendar.
 
-The agent hands every calendar the whole VCALENDAR it built (`agent.ics.series_ics`): one
+The agent hands every calendar the whole VCALENDAR it built (`agent.meetings.ics.series_ics`): one
 weekly master VEVENT, EXDATEs for skipped meetings and override VEVENTs (RECURRENCE-ID)
 for moved ones. File and CalDAV back ends store that text as it is; the provider APIs
 (Google Calendar, Exchange, Microsoft Graph) want structured fields instead. This module
@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 from icalendar import Calendar
 
-from agent.ics import IcsError
+from agent.meetings.ics import IcsError
 
 WEEKDAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
 
@@ -93,7 +93,8 @@ def _zone_name(start: datetime) -> str:
 
 
 def read_series(ics: bytes) -> SeriesEvent:
-    """The series in `ics` (as `agent.ics.series_ics` writes it), or IcsError saying why not."""
+    """The series in `ics` (as `agent.meetings.ics.series_ics` writes it), or IcsError
+    saying why not."""
     try:
         calendar = Calendar.from_ical(ics)
     except ValueError as exc:

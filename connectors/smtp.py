@@ -178,7 +178,7 @@ def _reply(code: int, text: bytes | str) -> str:
 def envelope(message: EmailMessage) -> tuple[str, list[str]]:
     """Envelope sender and recipients from the headers (Return-Path/Sender/From; To, Cc, Bcc).
 
-    The agent puts its signed bounce address (VERP, agent.tokens) in Return-Path, where
+    The agent puts its signed bounce address (VERP, agent.mail_in.tokens) in Return-Path, where
     RFC 5321 section 4.4 keeps the reverse-path: it becomes MAIL FROM, so delivery status
     notifications come back to it, and it is taken out of the message sent (only the
     final delivery adds a Return-Path). Provider APIs (Gmail, Microsoft Graph, EWS) set

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.cli import main
+from agent.commands.cli import main
 
 # Servers on 127.0.0.1 (mail, CalDAV) and provider APIs emulated at the HTTP layer, with
 # the connector contract's harnesses (tests/contract.py).
@@ -38,6 +38,8 @@ cadence:
   agreement: {reminder_after: 3d, escalate_after: 7d}
   meetings: {every: 1w, duration: 45m}
   nudge: {quiet_after: 14d}
+  send_window: null  # these tests are about other things: any hour (tests/test_civil_hours.py)
+  spacing: null
 participants:
   - {id: ana, name: Ana Alvarez, email: ana@example.org, role: mentor, timezone: America/New_York, hours: "08:00-11:00"}
   - {id: ben, name: Ben Becker, email: Ben.Becker@example.net, role: mentee, timezone: Europe/Berlin, hours: "13:00-16:00", aliases: [ben@phone.example.net]}

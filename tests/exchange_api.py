@@ -1169,7 +1169,7 @@ def exchange_section(**extra: Any) -> dict[str, Any]:
 
 def exchange_config(directory: Path, section: str, **extra: Any) -> Any:
     """config/minimal.yaml with its `mail:` or `calendar:` line replaced, loaded."""
-    from agent.config import load_config
+    from agent.config.loading import load_config
 
     lines = []
     for line in MINIMAL.read_text(encoding="utf-8").splitlines():
@@ -1242,7 +1242,7 @@ class ExchangeCalendarHarness:
 def exchange_mail_harness(
     exchange_server: ExchangeServer, tmp_path: Path
 ) -> Iterator[ExchangeMailHarness]:
-    from connectors.exchange import ExchangeMailbox
+    from connectors.exchange_mail import ExchangeMailbox
 
     # `since`: the contract's messages arrive now, before the program's onboarding
     config = exchange_config(tmp_path, "mail", since="2020-01-01")
@@ -1255,7 +1255,7 @@ def exchange_mail_harness(
 def exchange_calendar_harness(
     exchange_server: ExchangeServer, tmp_path: Path
 ) -> Iterator[ExchangeCalendarHarness]:
-    from connectors.exchange import ExchangeCalendar
+    from connectors.exchange_calendar import ExchangeCalendar
 
     config = exchange_config(tmp_path, "calendar")
     calendar = ExchangeCalendar(

@@ -247,7 +247,7 @@ def with_message_id(original: EmailMessage, message_id: str) -> EmailMessage:
 
 
 class Outbox:
-    """What the agent sent, as `agent.ingest.match` asks for it: these records by id."""
+    """What the agent sent, as `agent.pairs.ingest.match` asks for it: these records by id."""
 
     def __init__(self, records: dict[str, dict[str, Any]]) -> None:
         self.records = records

@@ -49,7 +49,8 @@ import httplib2
 import pytest
 from dateutil.rrule import rruleset, rrulestr
 
-from agent.config import Config, load_config
+from agent.config.loading import load_config
+from agent.config.model import Config
 from connectors.base import Outcome
 from tests.contract import SentMail, Span, StoredSeries, message_id_of
 

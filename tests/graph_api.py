@@ -57,7 +57,8 @@ import responses
 from dateutil.rrule import FR, MO, SA, SU, TH, TU, WE, WEEKLY, rrule
 from tzlocal.windows_tz import win_tz
 
-from agent.config import Config, load_config
+from agent.config.loading import load_config
+from agent.config.model import Config
 from connectors.base import Outcome
 from tests.contract import SentMail, Span, StoredSeries, message_id_of
 

@@ -40,18 +40,18 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
-import agent.cli
-import agent.runtime  # imported before READY, as the CLI would import them
-import agent.store
-import agent.store_json
-import agent.store_sqlite
-import agent.tick
+import agent.commands.cli
+import agent.commands.runtime  # imported before READY, as the CLI would import them
+import agent.commands.tick
+import agent.state.store
+import agent.state.store_json
+import agent.state.store_sqlite
 import connectors.ics_files
 import connectors.imap
 import connectors.maildir
 import connectors.smtp
-from agent.store import Store
-from agent.store_json import AtomicJSONStorage
+from agent.state.store import Store
+from agent.state.store_json import AtomicJSONStorage
 
 POINTS = (
     "state:dump",
@@ -162,7 +162,7 @@ def install() -> None:
         if in_state_write:
             reach("state:renamed")
 
-    agent.store_json.os = _Proxy(os, fsync=fsync, replace=replace, fdopen=fdopen)  # type: ignore[assignment]
+    agent.state.store_json.os = _Proxy(os, fsync=fsync, replace=replace, fdopen=fdopen)  # type: ignore[assignment]
 
     real_link = os.link
 
@@ -173,7 +173,7 @@ def install() -> None:
     mailbox.os = _Proxy(os, link=link)  # type: ignore[attr-defined]
 
     _around(Store, "flush", None, "flush:after")
-    _around(agent.store_sqlite.SqliteStore, "_commit", "state:commit", None)
+    _around(agent.state.store_sqlite.SqliteStore, "_commit", "state:commit", None)
     for cls in (connectors.maildir.MaildirMailbox, connectors.imap.ImapMailbox):
         _around(cls, "send", "send:before", "send:after")
         _around(cls, "mark_handled", "handled:before", "handled:after")
@@ -194,7 +194,7 @@ def _child(command: dict[str, Any]) -> int:
         assert point in POINTS, point
         _target = (point, int(n))
     try:
-        code = agent.cli.main(command["args"])
+        code = agent.commands.cli.main(command["args"])
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else 1
     except BaseException:

@@ -20,7 +20,7 @@ import icalendar
 import pytest
 import recurring_ical_events
 
-from agent.config import load_config
+from agent.config.loading import load_config
 from connectors.base import Calendar, Mailbox, Outcome
 from connectors.registry import open_calendar, open_mailbox
 from tests.contract import SentMail, Span, StoredSeries, message_id_of

@@ -874,7 +874,7 @@ def program_config(
 
 def open_imap_mailbox(config_path: Path) -> Any:
     """The ImapMailbox a program config describes (as the agent opens it)."""
-    from agent.config import load_config
+    from agent.config.loading import load_config
     from connectors.registry import open_mailbox
 
     return open_mailbox(load_config(config_path))

@@ -2,7 +2,7 @@
 
 A real receiving MTA (Gmail, Fastmail, Postfix with OpenDMARC) prepends its own
 `Authentication-Results` to every message it delivers; the program trusts only that
-one (agent.authresults, `security.authserv_id`). The tests' deliveries behave the same:
+one (agent.mail_in.authresults, `security.authserv_id`). The tests' deliveries behave the same:
 a reply put into a Maildir or appended over IMAP by a test is `stamp`ed first, the SMTP
 relay of tests/mailservers.py stamps what it delivers, and the test configs name
 `AUTHSERV_ID` (`SECURITY_YAML`).

@@ -109,9 +109,8 @@ def many_pairs(
         "  follow_up: {after: 2h}\n"
         "  check_in: {every: 2w}\n"
         "  nudge: {quiet_after: 9d}\n"
-        + people_yaml
-        + pairs_yaml
-        + "mail: {type: maildir, path: mail}\n"
+        "  send_window: null\n"  # these tests tick at any hour (tests/test_civil_hours.py)
+        "  spacing: null\n" + people_yaml + pairs_yaml + "mail: {type: maildir, path: mail}\n"
         "calendar: {type: ics, path: calendar}\n"
         + SECURITY_YAML
         + (

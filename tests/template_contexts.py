@@ -1,4 +1,4 @@
-"""Realistic sample contexts for every email template (see agent.render).
+"""Realistic sample contexts for every email template (see agent.mail_out.render).
 
 `context_for(name)` returns a fresh, deep-copied dict each time, so a test may
 mutate it freely. The shapes follow the context contract the callers use.
@@ -114,8 +114,21 @@ PARTICIPANT_TEMPLATES = (
     "meeting_time_check",
     "rating_follow_up",
     "confirm_change",
+    "acknowledge",
+    "counter_declined",
+    "confirm_reply",
+    "pause",
+    "pause_check",
+    "resume",
+    "goodbye",
+    "partner_left",
 )
-COORDINATOR_TEMPLATES = ("coordinator_reply", "coordinator_escalation", "digest")
+COORDINATOR_TEMPLATES = (
+    "coordinator_reply",
+    "coordinator_escalation",
+    "digest",
+    "coordinator_answer",
+)
 ALL_TEMPLATES = PARTICIPANT_TEMPLATES + COORDINATOR_TEMPLATES
 
 
@@ -191,6 +204,38 @@ def _extras(name: str) -> dict[str, Any]:
             "asked_at": datetime(2027, 3, 23, 9, 41, tzinfo=zone),
             "until": datetime(2027, 3, 28, 10, 5, tzinfo=zone),
         }
+    if name == "counter_declined":  # agent.pairs.ingest, a calendar COUNTER not taken
+        return {
+            "reason": "Saturday 6 March 10:00 (America/New_York) is outside Ben's hours "
+            "(Mon–Fri 13:00–16:00, Europe/Berlin)",
+            "original": "2027-03-08T13:30:00+00:00",
+            "subject": "New Time Proposed: Mentoring: Ana & Ben",
+        }
+    if name in ("acknowledge", "confirm_reply"):  # agent.pairs.hearing_back
+        return {
+            "subject": "Re: How did your meeting with Daniel go?",
+            "done": [
+                {"what": "progress", "text": "Drafted a 30-60-90 day plan for the new role."},
+                {"what": "rating", "text": "4/5"},
+            ],
+        }
+    if name in ("pause", "pause_check", "resume"):  # agent.pairs.planner._pause_notices
+        london = ZoneInfo("Europe/London")
+        return {
+            "paused_by": "mentor",
+            "since": datetime(2027, 3, 23, 9, 12, tzinfo=london),
+            "until": datetime(2027, 4, 20, tzinfo=london) if name == "pause" else None,
+            "cancelled": [datetime(2027, 3, 30, 14, tzinfo=london)] if name == "pause" else [],
+            "invitation_attached": True,
+        }
+    if name in ("goodbye", "partner_left"):
+        return {
+            "left": ["mentor"],
+            "reason": "the mentor left the program",
+            "by_coordinator": False,
+            "meetings_cancelled": True,
+            "invitation_attached": True,
+        }
     if name == "closure":
         return {
             "meetings_held": 6,
@@ -237,6 +282,28 @@ def _coordinator_reply() -> dict[str, Any]:
             ),
         },
         "reason": "asks to talk about the pairing privately",
+    }
+
+
+def _coordinator_answer() -> dict[str, Any]:
+    """The answer to the coordinator's "agreed" (agent.commands.coordinator)."""
+    return {
+        "program": PROGRAM,
+        "recipient": COORDINATOR,
+        "now": NOW,
+        "pair": PAIR,
+        "mentor": MENTOR,
+        "mentee": MENTEE,
+        "answer": {
+            "mode": "done",
+            "instruction": "Agreed – I spoke to Ana this morning.",
+            "suggestion": None,
+            "done": ["marked the mentee agreed (pair p-01)"],
+            "left": [],
+            "understood": ["agreed - mark the person agreed"],
+            "until": "",
+            "subject": "RE: Needs you: reply from Ana Souza (pair p-01)",
+        },
     }
 
 
@@ -329,7 +396,7 @@ def _digest() -> dict[str, Any]:
 
 
 # Emails to people who leave a pair or a removed pair: no meeting any more.
-NO_MEETING = ("pair_removed", "farewell", "partner_changed")
+NO_MEETING = ("pair_removed", "farewell", "partner_changed", "goodbye", "partner_left")
 
 
 def context_for(name: str) -> dict[str, Any]:
@@ -340,6 +407,8 @@ def context_for(name: str) -> dict[str, Any]:
         ctx = _coordinator_reply()
     elif name == "coordinator_escalation":
         ctx = _coordinator_escalation()
+    elif name == "coordinator_answer":
+        ctx = _coordinator_answer()
     elif name == "digest":
         ctx = _digest()
     else:

@@ -1,4 +1,4 @@
-"""Authentication-Results (RFC 8601) as real receiving servers write them (agent.authresults)."""
+"""Authentication-Results (RFC 8601) as real receiving servers write them (agent.mail_in.authresults)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import time
 
 import pytest
 
-from agent.authresults import MAX_FIELDS, dmarc_pass, parse, trusted
-from agent.inbound import parse_message
-from agent.trust import refuses
+from agent.mail_in.authresults import MAX_FIELDS, dmarc_pass, parse, trusted
+from agent.mail_in.inbound import parse_message
+from agent.pairs.trust import refuses
 
 GMAIL = (
     "mx.google.com;\r\n"

@@ -2,7 +2,7 @@
 to an email the program sent to that address.
 
 Tied (a) by the returned message's Message-ID, which is keyed by the program's secret
-(agent.tokens), and its recipient, or (b) by the signed bounce address (VERP) the email
+(agent.mail_in.tokens), and its recipient, or (b) by the signed bounce address (VERP) the email
 went out with as its envelope sender. The same DSN from a stranger, naming a participant
 or a Message-ID we never sent (or one computed the old, guessable way), is quarantined and
 counted: nothing changes and nobody is told. DSNs in the shapes Postfix, Exim, Gmail and
@@ -22,12 +22,12 @@ from typing import Any
 
 import pytest
 
-from agent.config import load_config
-from agent.inbound import parse_message
-from agent.ingest import NOT_OURS, match
-from agent.runtime import token_key
-from agent.store import open_store
-from agent.tokens import bounce_address, message_id
+from agent.commands.runtime import token_key
+from agent.config.loading import load_config
+from agent.mail_in.inbound import parse_message
+from agent.mail_in.tokens import bounce_address, message_id
+from agent.pairs.ingest import NOT_OURS, match
+from agent.state.opening import open_store
 from connectors.smtp import envelope
 from tests.conftest import THREE_PAIRS
 from tests.forgery import DSN_SHAPES, Outbox, exim_bounce, with_message_id

@@ -1,6 +1,6 @@
 """The caldav calendar connector against a real Radicale on 127.0.0.1 (tests/davserver.py).
 
-What is proven: the stored series expands on the server exactly as agent.slots and
+What is proven: the stored series expands on the server exactly as agent.meetings.slots and
 recurring-ical-events expand it (across DST); updates replace the one resource, cancel
 stores STATUS:CANCELLED; busy time from participants' own calendars (events, recurring
 events, free-busy-only access, several calendars) skips what is not busy; failures are
@@ -25,11 +25,12 @@ import icalendar
 import pytest
 import recurring_ical_events
 
-from agent.config import Config, load_config
-from agent.ics import series_ics
-from agent.planner import search_series, series_uid
-from agent.program import Series
-from agent.slots import SeriesSlot
+from agent.config.loading import load_config
+from agent.config.model import Config
+from agent.meetings.ics import series_ics
+from agent.meetings.slots import SeriesSlot
+from agent.pairs.planner import search_series, series_uid
+from agent.pairs.program import Series
 from connectors.base import ConnectorError
 from connectors.caldav import CalDavCalendar
 from connectors.registry import open_calendar
@@ -616,7 +617,7 @@ def test_check_reports_login_calendar_and_participants(
     again = {what: detail for what, _, detail in opened(path).check()}
     assert again["caldav calendar"] == detail.replace("created", "found")
 
-    from agent.check import check_connectors
+    from agent.commands.check import check_connectors
 
     results = check_connectors(load_config(path))
     assert ("calendar (caldav): caldav calendar of ben", False) in {(w, ok) for w, ok, _ in results}

@@ -7,8 +7,9 @@ from datetime import time, timedelta
 
 import pytest
 
-from agent.config import ConfigError, config_schema, load_config
-from agent.timefmt import format_hours, parse_duration, parse_hours
+from agent.config.loading import load_config
+from agent.config.model import ConfigError, config_schema
+from agent.meetings.timefmt import format_hours, parse_duration, parse_hours
 from tests.conftest import MINIMAL, ROOT, THREE_PAIRS
 
 
@@ -207,7 +208,7 @@ def test_hours_forms_round_trip() -> None:
 def test_shipped_json_schema_matches_the_models() -> None:
     shipped = json.loads((ROOT / "config" / "schema.json").read_text())
     assert shipped == json.loads(json.dumps(config_schema(), default=str)), (
-        "config/schema.json is stale: regenerate it from agent.config.config_schema()"
+        "config/schema.json is stale: regenerate it from agent.config.model.config_schema()"
     )
 
 

@@ -19,8 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from agent.config import ConfigError, load_config
-from agent.render import Renderer, TemplateError, default_templates_dir
+from agent.config.loading import load_config
+from agent.config.model import ConfigError
+from agent.mail_out.render import Renderer, TemplateError, default_templates_dir
 from tests.conftest import MINIMAL, ROOT, THREE_PAIRS
 
 MINIMAL_TEXT = MINIMAL.read_text(encoding="utf-8")
@@ -33,7 +34,7 @@ def _validate(config: Path) -> tuple[int, str, str, int]:
         tempfile.TemporaryFile("w+") as out,
         tempfile.TemporaryFile("w+") as err,
         subprocess.Popen(
-            [sys.executable, "-m", "agent.cli", "validate", str(config)],
+            [sys.executable, "-m", "agent.commands.cli", "validate", str(config)],
             cwd=ROOT,
             stdout=out,
             stderr=err,

@@ -34,9 +34,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from agent.ics import series_ics
-from agent.program import Series, original_key
-from agent.slots import SeriesSlot
+from agent.meetings.ics import series_ics
+from agent.meetings.slots import SeriesSlot
+from agent.pairs.program import Series, original_key
 from tests.contract import CalendarHarness, MailHarness, message_id_of
 
 MAIL_BACKENDS = ["maildir", "imap", "google", "exchange", "graph"]
@@ -147,7 +147,7 @@ def booked(uid: str) -> Series:
 
 
 def calendar_bytes(cal: CalendarHarness, series: Series, *, cancel: bool = False) -> bytes:
-    """What the executor hands the calendar (agent.executor.Executor.calendar_bytes)."""
+    """What the executor hands the calendar (agent.commands.executor.Executor.calendar_bytes)."""
     invites = cal.calendar.invites_attendees
     method = "CANCEL" if cancel else ("REQUEST" if invites else "PUBLISH")
     return series_ics(

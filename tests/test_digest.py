@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from agent.config import load_config
-from agent.digest import digest_context
-from agent.program import PairState, Series, Stage
+from agent.config.loading import load_config
+from agent.pairs.program import PairState, Series, Stage
+from agent.reports.digest import digest_context
 from tests.conftest import THREE_PAIRS
 
 BERLIN = ZoneInfo("Europe/Berlin")

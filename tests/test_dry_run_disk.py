@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.cli import main
+from agent.commands.cli import main
 from tests.conftest import ROOT, THREE_PAIRS
 
 FIRST, SECOND = "2027-02-15T09:00", "2027-02-19T09:00"
@@ -71,9 +71,9 @@ def listing(root: Path) -> Listing:
 
 
 def cli(*args: str | Path) -> tuple[int, str, str]:
-    """`python -m agent.cli ...` in its own process, as a coordinator types it."""
+    """`python -m agent.commands.cli ...` in its own process, as a coordinator types it."""
     done = subprocess.run(
-        [sys.executable, "-m", "agent.cli", *map(str, args)],
+        [sys.executable, "-m", "agent.commands.cli", *map(str, args)],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -260,7 +260,7 @@ def test_a_read_only_calendar_folder_stops_a_tick_before_anything_is_sent(
 def test_the_in_process_cli_agrees(
     folders: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """agent.cli.main, as the service and tests call it, creates nothing either."""
+    """agent.commands.cli.main, as the service and tests call it, creates nothing either."""
     program, _ = folders
     config = program / "program.yaml"
     before = listing(program)

@@ -32,9 +32,9 @@ import requests
 import requests_mock
 from pydantic import ValidationError
 
-from agent.ics import series_ics
-from agent.program import Series, original_key
-from agent.slots import SeriesSlot
+from agent.meetings.ics import series_ics
+from agent.meetings.slots import SeriesSlot
+from agent.pairs.program import Series, original_key
 from connectors.base import ConnectorError, DeliveryRefused
 from connectors.exchange import ExchangeOptions, trust_ca
 from connectors.exchange_calendar import ExchangeCalendar
@@ -153,9 +153,9 @@ def set_fields(request: Any) -> set[str]:
 def test_importing_the_module_does_not_import_exchangelib() -> None:
     code = (
         "import sys\n"
-        "import connectors.exchange as m\n"
+        "import connectors.exchange_calendar as c, connectors.exchange_mail as m\n"
         "assert m.ExchangeMailbox.Options.model_fields['processed_folder']\n"
-        "assert m.ExchangeCalendar.invites_attendees is True\n"
+        "assert c.ExchangeCalendar.invites_attendees is True\n"
         "assert 'exchangelib' not in sys.modules, 'exchangelib was imported'\n"
         "print('ok')\n"
     )

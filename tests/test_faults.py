@@ -10,14 +10,16 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from agent.config import load_config
-from agent.runtime import Runtime
-from agent.tick import run_tick
+from agent.commands.runtime import Runtime
+from agent.commands.tick import run_tick
+from agent.config.loading import load_config
 from connectors.maildir import message_id_of
 from tests.mailservers import MailServers, TcpProxy, program_config
 
 BERLIN = ZoneInfo("Europe/Berlin")
-OPENING = datetime(2027, 2, 25, 9, 0, tzinfo=BERLIN)  # welcomes and agreements are due
+# welcomes and agreements are due; 15:00 in Berlin is 09:00 in New York, inside both
+# people's send windows (agent/pairs/civil.py)
+OPENING = datetime(2027, 2, 25, 15, 0, tzinfo=BERLIN)
 
 
 def test_a_server_that_stops_answering_costs_a_tick_not_an_email(

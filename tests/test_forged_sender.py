@@ -5,7 +5,7 @@ attacker who saw one forwarded email has both) and says "I agree": applied as Be
 would change the pair. On the Maildir default and on IMAP (Dovecot, tests/mailservers.py)
 a tick leaves the pair's state and the calendars as they were, moves the message to
 quarantine, and tells the coordinator once (a message that claims a pair is reported;
-agent.ingest.route). Message-IDs are keyed by the program's secret, so a reply threaded
+agent.pairs.ingest.route). Message-IDs are keyed by the program's secret, so a reply threaded
 with an id computed the old way places nothing.
 """
 
@@ -26,11 +26,10 @@ from pathlib import Path
 
 import pytest
 
-from agent.config import load_config
-from agent.inbound import parse_message
-from agent.ingest import match
-from agent.mailbox_parse import NotOneMailbox, parse_mailbox
-from agent.tokens import (
+from agent.config.loading import load_config
+from agent.mail_in.inbound import parse_message
+from agent.mail_in.mailbox_parse import NotOneMailbox, parse_mailbox
+from agent.mail_in.tokens import (
     bounce_address,
     keyed_message_id,
     message_id,
@@ -38,6 +37,7 @@ from agent.tokens import (
     read_token,
     reply_address,
 )
+from agent.pairs.ingest import match
 from tests.conftest import THREE_PAIRS
 from tests.forgery import Outbox, gmail_reply
 from tests.local_harness import ProgramCli
@@ -102,9 +102,9 @@ AGREE = "I agree.\n\nBen"
     ],
 )
 def test_real_clients_from_lines_are_one_clear_mailbox(value: str, name: str, addr: str) -> None:
-    from agent.inbound import _decode_words
+    from agent.mail_in.headers import decode_words
 
-    assert parse_mailbox(value, _decode_words) == (name, addr)
+    assert parse_mailbox(value, decode_words) == (name, addr)
 
 
 @pytest.mark.parametrize(
@@ -319,7 +319,8 @@ def _legacy_id(program: Program, kind: str, to: str) -> str:
 
 
 def test_a_thread_id_computed_the_old_way_places_nothing(program: Program) -> None:
-    """A stranger who threads with the old, computable id is only counted, not forwarded."""
+    """A stranger who threads with the old, computable id is a stranger: the coordinator
+    hears of them as someone outside the program (agent.pairs.hearing_back), nobody else."""
     agreement = program.only(BEN, "agreement")
     guessed = with_id(agreement, _legacy_id(program, "agreement", BEN))
     stranger = f"From: Eve Stranger <{EVIL}>"
@@ -328,7 +329,9 @@ def test_a_thread_id_computed_the_old_way_places_nothing(program: Program) -> No
     _deliver(program, gmail_reply(guessed, stranger, text, at("2027-02-15T09:20")))
     out = program.tick("2027-02-15T09:30")
     assert f"{EVIL}: quarantined ({EVIL} is not a participant)" in out, out
-    assert _new_mail(program, sent_before) == []  # only counted in the digest
+    (notice,) = _new_mail(program, sent_before)
+    assert notice["To"].addresses[0].addr_spec == "coordinator@example.org"
+    assert "Someone outside the program wrote" in notice.get_body(("plain",)).get_content()
 
     # with the real (keyed) id the same message is placed in ana-ben and reported
     seen = with_id(agreement, str(agreement["Message-ID"]).strip("<>"))
@@ -337,7 +340,7 @@ def test_a_thread_id_computed_the_old_way_places_nothing(program: Program) -> No
     assert "not a participant of pair ana-ben" in out, out
     assert [m["To"].addresses[0].addr_spec for m in _new_mail(program, sent_before)] == [
         "coordinator@example.org"
-    ]
+    ] * 2
 
 
 def with_id(original: EmailMessage, message_id: str) -> EmailMessage:
@@ -396,7 +399,7 @@ def test_forged_senders_change_nothing_on_imap(
         for m in mail_servers.messages(user, "Sent")[len(sent) :]
         if m["To"].addresses[0].addr_spec == coordinator
     ]
-    # one notice each, up to the per-sender limit on quarantined mail (agent.ingest)
+    # one notice each, up to the per-sender limit on quarantined mail (agent.pairs.ingest)
     assert notices and len(notices) == out.count("coordinator_reply -> coordinator"), out
     assert all("Needs you" in m["Subject"] for m in notices)
     assert len(mail_servers.messages(user, "Sent")) == len(sent) + len(notices)

@@ -18,10 +18,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from agent.config import load_config
-from agent.inbound import parse_message
-from agent.runtime import Runtime
-from agent.tick import run_tick
+from agent.commands.runtime import Runtime
+from agent.commands.tick import run_tick
+from agent.config.loading import load_config
+from agent.mail_in.inbound import parse_message
 from tests.conftest import THREE_PAIRS
 
 NOW = datetime(2027, 3, 10, 9, 0, tzinfo=ZoneInfo("Europe/Berlin"))

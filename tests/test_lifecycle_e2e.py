@@ -187,7 +187,9 @@ def test_whole_program(program: Program) -> None:
     # the decline went to the coordinator with Dina's words; nobody answered the machine
     notices = program.sent("coordinator@example.org")
     assert any("can't commit to weekly meetings" in _body(m) for m in notices)
-    assert not any("Sam Seller" in _body(m) for m in notices)  # strangers: only counted
+    # a stranger's words reach the coordinator (agent.pairs.hearing_back), never an answer
+    assert sum("Great offer inside" in _body(m) for m in notices) == 1
+    assert program.sent("offers@example.biz") == []
     assert len(program.sent("chen@example.com")) == 2
     assert len(program.folder("quarantine")) == 1
     assert len(program.folder("processed")) == 6
@@ -262,7 +264,7 @@ def test_whole_program(program: Program) -> None:
 
 def test_crash_between_send_and_flush_does_not_send_twice(program: Program, monkeypatch) -> None:
     """The outbox says `pending`, the message is in the sent folder: the re-run notices."""
-    from agent.store import Store
+    from agent.state.store import Store
 
     real_flush = Store.flush
     calls = {"n": 0}
@@ -286,8 +288,8 @@ def test_crash_between_send_and_flush_does_not_send_twice(program: Program, monk
 
 
 def test_a_second_agent_on_the_same_state_is_refused(program: Program, cli) -> None:
-    from agent.config import load_config
-    from agent.runtime import Runtime
+    from agent.commands.runtime import Runtime
+    from agent.config.loading import load_config
 
     rt = Runtime.open(load_config(program.config))
     try:
@@ -300,7 +302,7 @@ def test_a_second_agent_on_the_same_state_is_refused(program: Program, cli) -> N
 def test_a_message_that_breaks_the_parser_is_quarantined_not_blocking(
     program: Program, monkeypatch
 ) -> None:
-    import agent.ingest
+    import agent.pairs.ingest
 
     program.tick("2027-02-15T09:00")
     noon = at("2027-02-15T12:00")
@@ -308,14 +310,14 @@ def test_a_message_that_breaks_the_parser_is_quarantined_not_blocking(
     program.deliver(gmail_reply(ana, "Ana Alvarez <ana@example.org>", "POISON", noon))
     eli = program.only("eli@example.es", "agreement")
     program.deliver(gmail_reply(eli, "Eli Ortega <eli@example.es>", "I agree.", noon))
-    real = agent.ingest.interpret
+    real = agent.pairs.ingest.interpret
 
     def fragile(text: str, **kw):
         if "POISON" in text:
             raise RuntimeError("parser bug")
         return real(text, **kw)
 
-    monkeypatch.setattr(agent.ingest, "interpret", fragile)
+    monkeypatch.setattr(agent.pairs.ingest, "interpret", fragile)
     out = program.tick("2027-02-15T13:00")
     assert "could not be processed: parser bug" in out
     assert program.status("2027-02-15T13:00")["eli-fay"]["agreed"]["mentor"] is True

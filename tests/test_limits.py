@@ -6,9 +6,9 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from agent.config import Limits
-from agent.limits import SendLimits, admit, budget
-from agent.planner import Action
+from agent.config.model import Limits
+from agent.pairs.limits import SendLimits, admit, budget
+from agent.pairs.planner import Action
 from tests.test_lifecycle_e2e import Program
 
 NOW = datetime(2027, 3, 1, 9, tzinfo=UTC)

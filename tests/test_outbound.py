@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from agent.outbound import compose, message_id
-from agent.render import RenderedEmail
-from agent.tokens import read_token, reply_address
+from agent.mail_in.tokens import read_token, reply_address
+from agent.mail_out.outbound import compose, message_id
+from agent.mail_out.render import RenderedEmail
 
 KEY = b"k" * 32
 

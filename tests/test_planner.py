@@ -7,10 +7,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from agent.config import Config, load_config
-from agent.model import Intent, IntentKind, Interpretation
-from agent.planner import Timeline, plan_pair, plan_program
-from agent.program import Booked, Clock, PairState, Replied, Sent, Stage, apply
+from agent.config.loading import load_config
+from agent.config.model import Config
+from agent.mail_in.message import Intent, IntentKind, Interpretation
+from agent.pairs.planner import Timeline, plan_pair, plan_program
+from agent.pairs.program import Booked, Clock, PairState, Replied, Sent, Stage, apply
 from tests.conftest import THREE_PAIRS
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -43,7 +44,8 @@ def run(cfg: Config, state: PairState, now: datetime, pair: int = 0) -> tuple[Pa
                 state = apply(state, Booked(action.series))
             else:
                 seq = action.series.sequence if action.series else None
-                state = apply(state, Sent(action.kind, action.role, now, sequence=seq))
+                ref = action.extra.get("ref")  # as the executor reports it
+                state = apply(state, Sent(action.kind, action.role, now, sequence=seq, ref=ref))
     return state, done
 
 
@@ -145,8 +147,10 @@ def test_pause_stops_follow_ups_and_resume_restores(cfg) -> None:
     paused = apply(state, Replied("mentee", state.series.first_start, pause))
     assert paused.stage == Stage.PAUSED
     later = state.series.first_start + timedelta(days=20)
-    _, done = run(cfg, paused, later)
-    assert done == []
+    paused, done = run(cfg, paused, later)
+    # the pause told to both, with its meetings cancelled in the calendar; nothing else
+    assert sorted(k.split("/")[1] for k in done) == ["pause", "pause", "update_series"]
+    assert run(cfg, paused, later + timedelta(hours=12))[1] == []  # (checked on at 3 weeks)
     resumed = apply(paused, Replied("mentee", later, Interpretation((Intent(IntentKind.RESUME),))))
     assert resumed.stage == Stage.SCHEDULED
 
@@ -157,9 +161,10 @@ def test_stop_cancels_the_series_and_closes_with_a_cancel(cfg) -> None:
     state = apply(state, Replied("mentor", at("2027-03-20"), stop))
     assert state.stage == Stage.CLOSING
     state, done = run(cfg, state, at("2027-03-20", 10))
-    assert [k.split("/")[1] for k in done] == ["cancel_series", "closure", "closure"]
+    # the leaver's goodbye and the partner's notice, not the end-of-program closure
+    assert [k.split("/")[1] for k in done] == ["cancel_series", "goodbye", "partner_left"]
     assert state.series.status == "cancelled" and state.series.sequence == 1
-    assert state.invited == {"mentor": 1, "mentee": 1}  # the closure carried the CANCEL
+    assert state.invited == {"mentor": 1, "mentee": 1}  # the emails carried the CANCEL
     assert state.stage == Stage.CLOSED
     assert run(cfg, state, at("2027-04-20"))[1] == []
 

@@ -1,4 +1,4 @@
-"""A poison message cannot block the inbox (agent.attempts), on the Maildir default.
+"""A poison message cannot block the inbox (agent.state.attempts), on the Maildir default.
 
 A message that makes the parser raise, run past its time budget, or kill the agent
 outright is quarantined as it arrived, the coordinator is told once, and the messages
@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 
-import agent.attempts
-import agent.tick
-from agent.store import Store
+import agent.commands.tick
+import agent.state.attempts
+from agent.state.opening import reading
 from tests.test_lifecycle_e2e import Program, at, gmail_reply, outlook_reply
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,17 +29,17 @@ ROOT = Path(__file__).resolve().parents[1]
 # whose Message-ID is argv[1]: what a parser that hangs until a watchdog kills it does.
 KILLER = """
 import os, signal, sys
-import agent.tick
-from agent.cli import main
+import agent.commands.tick
+from agent.commands.cli import main
 
-poison, real = sys.argv[1].encode(), agent.tick.parse_message
+poison, real = sys.argv[1].encode(), agent.commands.tick.parse_message
 
 def parse(raw, **kw):
     if poison in raw:
         os.kill(os.getpid(), signal.SIGKILL)
     return real(raw, **kw)
 
-agent.tick.parse_message = parse
+agent.commands.tick.parse_message = parse
 sys.exit(main(sys.argv[2:]))
 """
 
@@ -102,7 +102,7 @@ def _assert_quarantined_once(program: Program, poison: EmailMessage, *others: Em
     assert program.folder("inbox") == []
     raw = next((program.root / "mail" / "quarantine" / "cur").iterdir()).read_bytes()
     assert raw == poison.as_bytes(policy=email.policy.SMTP)  # as it arrived
-    with Store.reading(program.root / "state.json") as store:
+    with reading(program.root / "state.json") as store:
         assert store.inbound(_id(poison))["outcome"] == "quarantined"
         assert all(store.inbound(_id(m))["outcome"] != "quarantined" for m in others)
     notices = _poison_notices(program)
@@ -116,14 +116,14 @@ def test_a_message_that_crashes_the_parser_is_quarantined_and_told_once(
     program: Program, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     eli, poison, chen = _three_replies(program)
-    real = agent.tick.parse_message
+    real = agent.commands.tick.parse_message
 
     def fragile(raw: bytes, **kw):
         if _id(poison).encode() in raw:
             raise RecursionError("maximum recursion depth exceeded")
         return real(raw, **kw)
 
-    monkeypatch.setattr(agent.tick, "parse_message", fragile)
+    monkeypatch.setattr(agent.commands.tick, "parse_message", fragile)
     out = program.tick("2027-02-15T13:00")
     assert "could not be processed: maximum recursion depth exceeded" in out
     _assert_quarantined_once(program, poison, eli, chen)
@@ -135,15 +135,15 @@ def test_a_message_that_runs_past_its_budget_is_stopped_and_quarantined(
     program: Program, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     eli, poison, chen = _three_replies(program)
-    real = agent.tick.parse_message
+    real = agent.commands.tick.parse_message
 
     def slow(raw: bytes, **kw):
         if _id(poison).encode() in raw:
             time.sleep(600)  # a super-linear regex, as far as the agent can tell
         return real(raw, **kw)
 
-    monkeypatch.setattr(agent.tick, "parse_message", slow)
-    monkeypatch.setattr(agent.attempts, "MESSAGE_SECONDS", 1.0)
+    monkeypatch.setattr(agent.commands.tick, "parse_message", slow)
+    monkeypatch.setattr(agent.state.attempts, "MESSAGE_SECONDS", 1.0)
     started = time.monotonic()
     out = program.tick("2027-02-15T13:00")
     assert time.monotonic() - started < 300  # stopped, not waited out
@@ -215,7 +215,7 @@ def test_a_message_the_parser_cannot_read_at_all_is_reported_from_its_header_lin
     def broken(data: bytes, **kw):
         raise MemoryError
 
-    monkeypatch.setattr(agent.tick, "parse_message", broken)
+    monkeypatch.setattr(agent.commands.tick, "parse_message", broken)
     program.tick("2027-02-15T13:00")
     assert len(program.folder("quarantine")) == 1
     (notice,) = _poison_notices(program)

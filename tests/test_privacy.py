@@ -1,4 +1,4 @@
-"""Privacy: one participant exported and forgotten (agent.privacy), and message retention.
+"""Privacy: one participant exported and forgotten (agent.commands.privacy), and message retention.
 
 A program on the embedded default (Maildir + .ics) is driven through the CLI; Dina
 writes a reply the coordinator gets with her words, then she leaves the program.
@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from agent.config import load_config
-from agent.privacy import Refused, forget_participant
-from agent.store import Store, StoreError, open_store
+from agent.commands.privacy import Refused, forget_participant
+from agent.config.loading import load_config
+from agent.state.opening import open_store, reading
+from agent.state.store import StoreError
 from tests.conftest import THREE_PAIRS
 from tests.test_lifecycle_e2e import Program, at, gmail_reply, outlook_reply
 
@@ -138,7 +139,7 @@ def test_forget_removes_her_from_state_and_maildir(program: Program, cli):
     assert status == status_before
     assert status["ana-ben"]["goals"] == [BEN_PHRASE, "Give better feedback"]
     # what stays: the record of her message (dedupe), without her words or address
-    with Store.reading(root / "state.json") as store:
+    with reading(root / "state.json") as store:
         mine = [r for r in store.inbound_records() if r.get("forgotten")]
         assert len(mine) == 1 and mine[0]["text"] == "[removed]"
         assert mine[0]["outcome"] == "needs_human"
@@ -196,7 +197,7 @@ def test_unknown_participant_own_address_and_a_stranger(program: Program):
     assert report.person.id is None
     assert any(folder == "quarantine" for folder, _, _ in report.files)
     assert _mentions(program.root, "offers@example.biz") == []
-    with Store.reading(program.root / "state.json") as store:
+    with reading(program.root / "state.json") as store:
         assert store.inbound("offer-1@example.biz")["from"] == "[removed]"
 
 
@@ -222,7 +223,7 @@ def test_retention_deletes_old_copies_and_texts_but_still_recognises_them(progra
     assert sent_before <= set((mail / "sent" / "new").iterdir())  # sent/ is not touched
     state = json.loads((root / "state.json").read_text())
     assert PHRASE not in json.dumps(state["inbound"])  # the progress log is the program's record
-    with Store.reading(root / "state.json") as store:
+    with reading(root / "state.json") as store:
         records = list(store.inbound_records())
         assert records and all(r["text"] is None for r in records)
         log_size = len(store.log())
@@ -233,7 +234,7 @@ def test_retention_deletes_old_copies_and_texts_but_still_recognises_them(progra
     out = program.tick("2027-03-20T10:00")
     assert "received" not in out and "retention" not in out  # once a day
     assert len(list((mail / "processed" / "cur").iterdir())) == 1
-    with Store.reading(root / "state.json") as store:
+    with reading(root / "state.json") as store:
         assert len(store.log()) == log_size
         assert store.meta("retention_at") == stamp
     out = program.tick("2027-03-21T10:00")
@@ -254,7 +255,7 @@ def test_mail_on_a_server_lists_the_message_ids_to_delete_there(program: Program
     program.config.write_text(
         program.config.read_text().replace("mail: {type: maildir, path: mail}", imap), "utf-8"
     )
-    with Store.reading(program.root / "state.json") as store:
+    with reading(program.root / "state.json") as store:
         her_reply = next(r["message_id"] for r in store.inbound_records() if r["from"] == DINA)
     before = _files(program.root / "mail")
     report = _forget(program, "dina")

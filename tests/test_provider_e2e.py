@@ -85,7 +85,8 @@ def parts(message: EmailMessage) -> set[str]:
 
 
 def test_a_program_on_google_workspace(program: GoogleProgram) -> None:
-    program.tick("2027-02-15T09:00")
+    # ticks at 15:00-20:00 in Berlin: inside Ana's (New York) and Ben's send windows
+    program.tick("2027-02-15T15:00")
     for who in (ANA, BEN):  # welcome and agreement went out through Gmail
         subjects = [m["Subject"].lower() for m in program.sent(who)]
         assert len(subjects) == 2 and any("agreement" in s for s in subjects)
@@ -99,7 +100,7 @@ def test_a_program_on_google_workspace(program: GoogleProgram) -> None:
     at = datetime(2027, 2, 15, 12, tzinfo=UTC)
     program.reply("agreement", f"Ana Alvarez <{ANA}>", "I agree.", at)
     program.reply("agreement", f"Ben Becker <{BEN}>", "I agree!", at)
-    program.tick("2027-02-16T09:00")
+    program.tick("2027-02-16T15:00")
 
     # Google holds the series with both people invited, and sent the invitations
     (event,) = program.api.events.values()
@@ -127,9 +128,9 @@ def test_a_program_on_google_workspace(program: GoogleProgram) -> None:
         "Invitation",
         f"Ben Becker <{BEN}>",
         "Hi! Can we move our next meeting to Tuesday, same time? Thanks, Ben",
-        datetime(2027, 2, 16, 12, tzinfo=UTC),
+        datetime(2027, 2, 16, 16, tzinfo=UTC),
     )
-    program.tick("2027-02-16T13:00")
+    program.tick("2027-02-16T18:00")
     moved = program.api.meetings(event)
     assert first not in {s for s, _ in moved}
     assert first + timedelta(days=1) in {s for s, _ in moved}
@@ -141,17 +142,17 @@ def test_a_program_on_google_workspace(program: GoogleProgram) -> None:
     inbox = [m for m in program.api.messages.values() if "INBOX" in m.labels]
     assert inbox == []
     sent_before = len(program.api.sent)
-    program.tick("2027-02-16T13:05")
+    program.tick("2027-02-16T18:05")
     assert len(program.api.sent) == sent_before  # nothing twice
 
 
 def test_first_meeting_time_is_in_both_zones(program: GoogleProgram) -> None:
     """The Google event is anchored in a real IANA zone and starts inside both people's hours."""
-    program.tick("2027-02-15T09:00")
+    program.tick("2027-02-15T15:00")
     at = datetime(2027, 2, 15, 12, tzinfo=UTC)
     program.reply("agreement", f"Ana Alvarez <{ANA}>", "I agree.", at)
     program.reply("agreement", f"Ben Becker <{BEN}>", "I agree.", at)
-    program.tick("2027-02-16T09:00")
+    program.tick("2027-02-16T15:00")
     (event,) = program.api.events.values()
     zone = event.resource["start"]["timeZone"]
     assert zone in {"Europe/Berlin", "America/New_York"}

@@ -1,4 +1,4 @@
-"""Strangers cannot bloat the state (agent.kept), on the Maildir default.
+"""Strangers cannot bloat the state (agent.mail_in.kept), on the Maildir default.
 
 A quarantined message keeps at most `TEXT_KEPT` characters of text in the state (the raw
 message stays in the quarantine folder, byte for byte); after `PER_SENDER` quarantined
@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from agent.kept import PER_SENDER, TEXT_KEPT
-from agent.store import Store
+from agent.mail_in.kept import PER_SENDER, TEXT_KEPT
+from agent.state.opening import reading
 from tests.test_lifecycle_e2e import Program, at
 
 PITCH = (
@@ -52,7 +52,7 @@ def _folder(program: Program, name: str) -> list[bytes]:
 
 
 def _records(program: Program) -> list[dict]:
-    with Store.reading(program.root / "state.json") as store:
+    with reading(program.root / "state.json") as store:
         return list(store.inbound_records())
 
 

@@ -1,4 +1,4 @@
-"""Nothing a person writes is lost to an encoding (agent.kept.visible), on the Maildir default.
+"""Nothing a person writes is lost to an encoding (agent.mail_in.kept.visible), on the Maildir default.
 
 A question in `charset=unicode_escape` holding a lone surrogate, or in bytes that are not
 the UTF-8 they claim to be, reaches the coordinator in the notice, with what cannot be
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.store import Store
+from agent.state.opening import reading
 from tests.test_lifecycle_e2e import Program
 
 PARSER = BytesParser(policy=email.policy.default)
@@ -71,7 +71,7 @@ def test_a_lone_surrogate_in_unicode_escape_reaches_the_coordinator_replaced(
     text = _notice(program, program.tick("2027-02-15T19:00"))
     assert "does the program pay for travel to the \ufffd kick-off in Berlin?" in text
     assert "Subject: Frage 😀 zum Budget \ufffd" in text
-    with Store.reading(program.root / "state.json") as store:
+    with reading(program.root / "state.json") as store:
         (record,) = [r for r in store.inbound_records() if r["from"] == "ana@example.org"]
     assert "\ufffd kick-off" in record["text"] and record["outcome"] == "needs_human"
 

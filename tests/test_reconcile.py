@@ -15,14 +15,15 @@ from contextlib import redirect_stderr, redirect_stdout
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import icalendar
 import pytest
 
-from agent.cli import main
-from agent.config import load_config
-from agent.program import Member
-from agent.reconcile import (
+from agent.commands.cli import main
+from agent.config.loading import load_config
+from agent.pairs.program import Member
+from agent.pairs.reconcile import (
     CadenceChanged,
     DetailsChanged,
     LinkChanged,
@@ -35,6 +36,7 @@ from agent.reconcile import (
 from tests.conftest import THREE_PAIRS
 from tests.test_lifecycle_e2e import BERLIN, Program, at, gmail_reply
 
+NEW_YORK = ZoneInfo("America/New_York")
 PEOPLE = {
     "ana@example.org": "Ana Alvarez",
     "ben.becker@example.net": "Ben Becker",
@@ -419,14 +421,15 @@ def test_a_longer_meeting_moves_to_a_time_that_fits_or_the_coordinator_is_told(
     program: Program,
 ) -> None:
     # Ana (08:00-11:00 New York) and Ben (13:00-16:00 Berlin) meet at 14:30 Berlin;
-    # two hours fit only from 14:00 Berlin, four hours never
+    # two hours fit only from 08:00 New York (14:00 Berlin, 13:00 while only New York
+    # keeps summer time), four hours never; the series is anchored in Ana's (the mentor's) zone
     edit(program, ("duration: 45m", "duration: 2h"))
     out = program.tick("2027-03-10T09:00")
     assert "ana-ben: meetings every week for 120 minutes from" in out
     updated = program.only("ana@example.org", "new schedule from")
     _, events = calendar_of(updated)
-    start = events[0]["DTSTART"].dt.astimezone(BERLIN)
-    assert (start.hour, start.minute) == (14, 0)
+    start = events[0]["DTSTART"].dt.astimezone(NEW_YORK)
+    assert (start.hour, start.minute) == (8, 0)
     edit(program, ("duration: 2h", "duration: 4h"))
     out = program.tick("2027-03-20T09:00")
     assert "ana-ben: every week for 240 minutes does not fit Ana and Ben" in out
@@ -485,8 +488,8 @@ def test_a_removed_pair_that_comes_back_starts_afresh(program: Program) -> None:
 
 
 def test_offered_times_are_booked_with_a_changed_cadence(write_config) -> None:
-    from agent.planner import plan_pair, search_series, series_uid
-    from agent.program import PairState, Series, Stage
+    from agent.pairs.planner import plan_pair, search_series, series_uid
+    from agent.pairs.program import PairState, Series, Stage
 
     cfg = load_config(write_config(THREE_PAIRS))
     pair = cfg.pairs[2]  # eli-fay: wide common hours
@@ -515,7 +518,7 @@ def test_offered_times_are_booked_with_a_changed_cadence(write_config) -> None:
 
 
 def test_both_people_replaced_at_once(write_config) -> None:
-    from agent.program import PairState, Replaced, Series, Stage, apply
+    from agent.pairs.program import PairState, Replaced, Series, Stage, apply
 
     start = datetime(2027, 3, 1, 14, 30, tzinfo=BERLIN)
     series = Series(

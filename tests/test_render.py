@@ -1,4 +1,4 @@
-"""Tests for agent.render: the email templates, the renderer and text -> HTML."""
+"""Tests for agent.mail_out.render: the email templates, the renderer and text -> HTML."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.render import (
+from agent.mail_out.render import (
     RenderedEmail,
     Renderer,
     TemplateError,

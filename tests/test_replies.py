@@ -1,11 +1,11 @@
-"""agent.replies: reply text -> intents."""
+"""agent.mail_in.replies: reply text -> intents."""
 
 from __future__ import annotations
 
 import pytest
 
-from agent.model import IntentKind
-from agent.replies import interpret
+from agent.mail_in.message import IntentKind
+from agent.mail_in.replies import interpret
 
 K = IntentKind
 

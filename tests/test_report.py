@@ -27,10 +27,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from agent.cli import main
-from agent.config import load_config
-from agent.program import PairState, Series, Stage
-from agent.report import (
+from agent.commands.cli import main
+from agent.config.loading import load_config
+from agent.pairs.program import PairState, Series, Stage
+from agent.reports.report import (
     iso_week,
     meeting_occurrences,
     pause_intervals,
@@ -38,8 +38,8 @@ from agent.report import (
     report_data,
     write_report,
 )
-from agent.report_html import report_html
-from agent.store import Store, open_store
+from agent.reports.report_html import report_html
+from agent.state.opening import open_store, reading
 from tests.browser import BrowserError, chromium, open_page, read_png
 from tests.conftest import THREE_PAIRS
 from tests.mta import stamp
@@ -77,7 +77,7 @@ class Scenario:
 
     def last_email(self, pair: str, kind: str, role: str) -> tuple[EmailMessage, datetime]:
         """The latest email of `kind` the agent sent to `role` of `pair`, and when."""
-        with Store.reading(self.root / "state.json") as store:
+        with reading(self.root / "state.json") as store:
             action = max(
                 (
                     a
@@ -139,12 +139,13 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Scenario:
     s.reply(
         "ana-ben", "agreement", "mentee", "Ben.Becker@example.net", "I agree.", at=T0 + 24 * hours
     )
-    with Store.reading(root / "state.json") as store:
+    with reading(root / "state.json") as store:
         for pair in ("ana-ben", "chen-dina"):
             series = store.pair_state(pair).series
             assert series is not None, f"{pair} was not booked"
             s.series[pair] = series
-            s.first[pair] = series.first_start
+            # anchored in a participant's zone; the report speaks the program's
+            s.first[pair] = series.first_start.astimezone(BERLIN)
     # after each pair's first meeting: follow-ups, answered with ratings, or a pause;
     # in time order, whichever pair met first
     follow_ab = s.first["ana-ben"] + 3 * hours
@@ -320,7 +321,7 @@ def test_pairs_at_risk_first_with_the_digest_reasons(
 def test_csv_one_row_per_pair_and_a_weeks_file(scenario: Scenario, tmp_path: Path) -> None:
     cfg = load_config(scenario.config)
     out = tmp_path / "report.csv"
-    with Store.reading(scenario.root / "state.json") as store:
+    with reading(scenario.root / "state.json") as store:
         said = write_report(cfg, store, scenario.now, "csv", out)
     weeks_file = tmp_path / "report-weeks.csv"
     assert said == f"wrote {out}\nwrote {weeks_file}"
@@ -348,7 +349,7 @@ def test_json_carries_the_same_data_as_written_to_a_file(
     scenario: Scenario, tmp_path: Path, data: dict[str, Any]
 ) -> None:
     cfg = load_config(scenario.config)
-    with Store.reading(scenario.root / "state.json") as store:
+    with reading(scenario.root / "state.json") as store:
         write_report(cfg, store, scenario.now, "json", tmp_path / "r.json")
         direct = report_data(cfg, store, scenario.now)
     assert (
@@ -479,7 +480,7 @@ def test_log_entries_become_meeting_statuses_and_timeline_marks(
 
 def test_an_untouched_program_reports_every_pair_as_invited(write_config, tmp_path: Path) -> None:
     cfg = load_config(write_config(THREE_PAIRS))
-    with Store.reading(tmp_path / "state.json") as store:
+    with reading(tmp_path / "state.json") as store:
         data = report_data(cfg, store, datetime(2027, 2, 1, tzinfo=BERLIN))
         page = write_report(cfg, store, datetime(2027, 2, 1, tzinfo=BERLIN), "html")
     assert [s["count"] for s in data["pipeline"]["funnel"]] == [3, 0, 0, 0, 0]
@@ -493,7 +494,7 @@ def test_an_untouched_program_reports_every_pair_as_invited(write_config, tmp_pa
 
 def test_participants_markup_is_escaped_everywhere(scenario: Scenario) -> None:
     cfg = load_config(scenario.config)
-    with Store.reading(scenario.root / "state.json") as store:
+    with reading(scenario.root / "state.json") as store:
         page = write_report(cfg, store, scenario.now, "html")
     assert "<script" not in page.lower() and "<img" not in page.lower()
     assert "onerror=&quot;" in page  # Ben's reply, shown as the text he wrote
@@ -518,7 +519,7 @@ def test_html_report_renders_in_chromium(scenario: Scenario, tmp_path: Path) -> 
     require_chromium()
     cfg = load_config(scenario.config)
     page = tmp_path / "report.html"
-    with Store.reading(scenario.root / "state.json") as store:
+    with reading(scenario.root / "state.json") as store:
         write_report(cfg, store, scenario.now, "html", page)
     shot = tmp_path / "report.png"
     result = open_page(

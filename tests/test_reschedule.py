@@ -9,12 +9,13 @@ import icalendar
 import pytest
 import recurring_ical_events
 
-from agent.config import Config, load_config
-from agent.ics import series_ics
-from agent.planner import Timeline
-from agent.program import Moved, PairState, Series, Skipped, Stage, apply
-from agent.reschedule import counter, move, skip
-from agent.when import Proposal
+from agent.config.loading import load_config
+from agent.config.model import Config
+from agent.meetings.ics import series_ics
+from agent.meetings.when import Proposal
+from agent.pairs.planner import Timeline
+from agent.pairs.program import Moved, PairState, Series, Skipped, Stage, apply
+from agent.pairs.reschedule import counter, move, skip
 from tests.conftest import THREE_PAIRS
 
 BERLIN = ZoneInfo("Europe/Berlin")

@@ -14,14 +14,16 @@ from zoneinfo import ZoneInfo
 import icalendar
 import pytest
 
-from agent.config import Config, ConfigError, load_config
-from agent.digest import digest_context
-from agent.planner import plan_pair
-from agent.program import Failure, PairState, Series, Stage
-from agent.risk import risks
+from agent.config.loading import load_config
+from agent.config.model import Config, ConfigError
+from agent.pairs.planner import plan_pair
+from agent.pairs.program import Failure, PairState, Series, Stage
+from agent.pairs.risk import risks
+from agent.reports.digest import digest_context
 from tests.conftest import THREE_PAIRS
 from tests.test_lifecycle_e2e import BERLIN, Program, at, gmail_reply
 from tests.test_reconcile import run_cli
+from tests.test_reschedule_e2e import meeting_after
 
 MINUTE = timedelta(minutes=1)
 UTC = ZoneInfo("UTC")
@@ -418,10 +420,12 @@ def test_declined_meetings_nudge_the_pair_and_tell_the_coordinator_once(booked: 
     first = datetime.fromisoformat(
         program.status("2027-02-16T09:00")["ana-ben"]["meetings"]["next"]
     )
-    _decline(program, first + timedelta(weeks=1), first + timedelta(days=2))
+    second = meeting_after(program, first)
+    third = meeting_after(program, second)  # a week later on the series' clock: DST between
+    _decline(program, second, first + timedelta(days=2))
     out = program.tick((first + timedelta(days=2, hours=1)).isoformat())
     assert "meeting_time_check" not in out  # one decline is not a row
-    _decline(program, first + timedelta(weeks=2), first + timedelta(days=3))
+    _decline(program, third, first + timedelta(days=3))
     out = program.tick((first + timedelta(days=3, hours=1)).isoformat())
     assert "ana-ben: meeting_time_check -> mentor" in out
     assert "ana-ben: meeting_time_check -> mentee" in out

@@ -9,10 +9,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from agent.config import load_config
-from agent.runtime import Runtime
-from agent.service import reload_config
-from agent.tick import run_tick
+from agent.commands.runtime import Runtime
+from agent.commands.service import reload_config
+from agent.commands.tick import run_tick
+from agent.config.loading import load_config
 from tests.conftest import THREE_PAIRS
 
 BERLIN = ZoneInfo("Europe/Berlin")

@@ -11,8 +11,8 @@ import pytest
 from dateutil.rrule import rrulestr
 from icalendar import Calendar
 
-from agent.ics import series_ics
-from agent.slots import Availability, SeriesSlot, find_series
+from agent.meetings.ics import series_ics
+from agent.meetings.slots import Availability, SeriesSlot, find_series
 
 NEW_YORK = ZoneInfo("America/New_York")
 BERLIN = ZoneInfo("Europe/Berlin")

@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from agent.slots import Availability, SeriesSlot, find_series
+from agent.meetings.slots import Availability, SeriesSlot, find_series
 
 ZONES = [
     "Australia/Sydney",
@@ -62,7 +62,7 @@ KOLKATA, LOS_ANGELES = ZoneInfo("Asia/Kolkata"), ZoneInfo("America/Los_Angeles")
 
 
 def _minutes(value: time, *, end: bool) -> int:
-    """Minutes into the day; an end of 23:59 means the end of the day (agent.timefmt's 24:00)."""
+    """Minutes into the day; an end of 23:59 means the end of the day (agent.meetings.timefmt's 24:00)."""
     if end and (value.hour, value.minute) >= (23, 59):
         return 24 * 60
     return value.hour * 60 + value.minute

@@ -25,13 +25,13 @@ from pathlib import Path
 
 import pytest
 
-from agent.cli import main
-from agent.config import load_config
-from agent.runtime import Runtime
-from agent.store import StoreError
-from agent.store_json import AtomicJSONStorage
-from agent.store_sqlite import SqliteStore
-from agent.tick import run_tick
+from agent.commands.cli import main
+from agent.commands.runtime import Runtime
+from agent.commands.tick import run_tick
+from agent.config.loading import load_config
+from agent.state.store import StoreError
+from agent.state.store_json import AtomicJSONStorage
+from agent.state.store_sqlite import SqliteStore
 from connectors.maildir import message_id_of
 from tests.conftest import ROOT, THREE_PAIRS
 
@@ -79,9 +79,9 @@ class Program:
         self.config.write_text(text, encoding="utf-8")
 
     def cli(self, *args: str) -> tuple[int, str, str]:
-        """`python -m agent.cli ...` in its own process, as a coordinator or cron runs it."""
+        """`python -m agent.commands.cli ...` in its own process, as a coordinator or cron runs it."""
         done = subprocess.run(
-            [sys.executable, "-m", "agent.cli", *args],
+            [sys.executable, "-m", "agent.commands.cli", *args],
             cwd=ROOT,
             capture_output=True,
             text=True,

@@ -1,4 +1,4 @@
-"""The state store's contract, run against both back ends (TinyDB JSON and SQLite).
+"""The state store's contract, run against every back end (TinyDB JSON, SQLite, PostgreSQL).
 
 Whatever a back end does inside, the agent relies on: nothing durable before `flush`,
 everything after it; one record per key; the outbox, inbound and log queries; rewrites
@@ -7,6 +7,9 @@ one writer at a time; private files; daily backups; schema migrations; a state t
 loads after a SIGKILL at any moment; an existing file that holds no state refused, not
 started afresh; and a write the disk cannot take (a real full tmpfs) dropped whole, in
 memory too, with the file as it was.
+
+PostgreSQL runs on a private server on 127.0.0.1 (tests/pgserver.py), a fresh database per
+test; the tests of files (names, modes, backups, a full disk) do not apply to it and say so.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import stat
 import subprocess
 import sys
@@ -21,26 +25,77 @@ import time
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-import agent.store
-from agent.program import PairState, Stage
-from agent.store import SCHEMA_VERSION, Store, StoreError, copy_store, detect_kind, open_store
+import agent.state.store
+from agent.pairs.program import PairState, Stage
+from agent.state import opening
+from agent.state.opening import detect_kind
+from agent.state.store import SCHEMA_VERSION, Store, StoreError, StoreKind, copy_store
+from tests.pgserver import PgServer, Unavailable
 
 ROOT = Path(__file__).resolve().parents[1]
-NAMES = {"tinydb": "state.json", "sqlite": "state.db"}
+NAMES = {"tinydb": "state.json", "sqlite": "state.db", "postgresql": "state.pg"}
+DSNS: dict[Path, str] = {}  # the database of each test's PostgreSQL "path"
 
 
-@pytest.fixture(params=["tinydb", "sqlite"])
-def path(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
-    return tmp_path / NAMES[request.param]
+@pytest.fixture(scope="module")
+def pg() -> Iterator[PgServer]:
+    try:
+        server = PgServer().start()
+    except Unavailable as exc:
+        pytest.skip(f"PostgreSQL store not tested: {exc}")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["tinydb", "sqlite", "postgresql"])
+def path(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Path]:
+    path = tmp_path / NAMES[request.param]
+    if request.param == "postgresql":
+        DSNS[path] = request.getfixturevalue("pg").new_database()
+    yield path
+    DSNS.pop(path, None)
+
+
+def open_store(path: Path, kind: StoreKind | None = None, **options: Any) -> Store:
+    """The store at `path`: a file, or the test's PostgreSQL database (a .pg path)."""
+    if path in DSNS:
+        return opening.open_store(path, "postgresql", dsn=DSNS[path], **options)
+    return opening.open_store(path, kind, **options)
+
+
+def reading(path: Path) -> Any:
+    if path in DSNS:
+        return opening.reading(path, "postgresql", DSNS[path])
+    return opening.reading(path)
+
+
+def files_only(path: Path, why: str) -> None:
+    if path in DSNS:
+        pytest.skip(f"not for PostgreSQL: {why}")
+
+
+def snapshot(path: Path) -> object:
+    """What is stored, byte for byte for a file, record for record for a database."""
+    if path not in DSNS:
+        return path.read_bytes()
+    import psycopg
+
+    with psycopg.connect(DSNS[path]) as conn:
+        return [
+            conn.execute(f"SELECT * FROM mentormail.{table} ORDER BY 1").fetchall()
+            for table in ("meta", "pairs", "actions", "inbound", "log", "log_latest")
+        ]
 
 
 def test_each_name_gets_its_back_end(path: Path) -> None:
+    files_only(path, "the database is named by storage.type and the DSN, not a file name")
     open_store(path).close()
     assert detect_kind(path) == ("sqlite" if path.suffix == ".db" else "tinydb")
-    with Store.reading(path) as store:
+    with reading(path) as store:
         assert store.kind == detect_kind(path)
 
 
@@ -49,10 +104,10 @@ def test_nothing_is_durable_before_flush_then_everything_is(path: Path) -> None:
     store.save_pair_state(PairState(pair_id="p1", stage=Stage.AGREED))
     store.record_action("p1/welcome/mentor", status="pending")
     store.append_log(pair="p1", kind="goals", text="Lead a project", at="2027-03-02T10:00:00")
-    with Store.reading(path) as other:
+    with reading(path) as other:
         assert other.pair_ids() == [] and other.action("p1/welcome/mentor") is None
     store.flush()
-    with Store.reading(path) as other:
+    with reading(path) as other:
         assert other.pair_state("p1").stage == Stage.AGREED
         assert other.action("p1/welcome/mentor") == {
             "key": "p1/welcome/mentor",
@@ -67,29 +122,29 @@ def test_close_without_flush_leaves_no_trace(path: Path) -> None:
     store = open_store(path)
     store.set_meta("n", 1)
     store.close()
-    before = path.read_bytes()
+    before = snapshot(path)
     store = open_store(path)
     store.set_meta("n", 2)
     store.save_pair_state(PairState(pair_id="p1"))
     store.append_log(pair="p1", kind="note", at="2027-03-01")
     store.close(flush=False)  # a dry run
-    assert path.read_bytes() == before
-    with Store.reading(path) as again:
+    assert snapshot(path) == before
+    with reading(path) as again:
         assert again.meta("n") == 1 and again.pair_ids() == [] and again.log() == []
 
 
 def test_a_reader_never_writes(path: Path) -> None:
     open_store(path).close()
-    with Store.reading(path) as reader:
+    with reading(path) as reader:
         reader.set_meta("n", 5)  # a dry run may change things in memory
         with pytest.raises(StoreError, match="opened for reading"):
             reader.flush()
-    with Store.reading(path) as again:
+    with reading(path) as again:
         assert again.meta("n") is None
 
 
 def test_reading_a_state_that_does_not_exist_creates_nothing(path: Path) -> None:
-    with Store.reading(path) as store:
+    with reading(path) as store:
         assert store.pair_ids() == [] and list(store.actions()) == [] and store.log() == []
         assert store.sent("x@y") is None
     assert list(path.parent.iterdir()) == []
@@ -110,7 +165,7 @@ def test_one_record_per_key_and_records_in_the_order_first_written(path: Path) -
     store.save_pair_state(PairState(pair_id="p2", stage=Stage.ACTIVE))
     store.flush()
     store.close()
-    with Store.reading(path) as again:
+    with reading(path) as again:
         assert again.pair_ids() == ["p2", "p1"]
         assert again.pair_state("p2").stage == Stage.ACTIVE
         assert again.pair_state("nobody") == PairState(pair_id="nobody")
@@ -204,7 +259,7 @@ def test_the_log_per_pair_and_the_view_the_rules_read(path: Path) -> None:
     assert len(store.log()) == 8
     store.flush()
     store.close()
-    with Store.reading(path) as again:  # computed afresh from the file: the same
+    with reading(path) as again:  # computed afresh from the file: the same
         fresh = again.log_view(latest={"progress", "rating"}, every={"meeting_reply"})
         assert {k: sorted(map(str, v)) for k, v in fresh.items()} == {
             k: sorted(map(str, v)) for k, v in view.items()
@@ -253,13 +308,14 @@ def test_rewrite_replaces_deletes_or_leaves_records(path: Path) -> None:
     assert store.rewrite("meta", lambda r: r) == 0
     store.flush()
     store.close()
-    with Store.reading(path) as again:
+    with reading(path) as again:
         assert again.inbound("m1@x") == {"message_id": "m1@x", "text": "[removed]"}
         assert [e["text"] for e in again.log()] == ["log 0", "log 1", "log 2"]
         assert again.meta("drop") is None and again.pair_state("p1").goals == []
 
 
 def test_a_deleted_record_is_gone_from_the_files_after_close(path: Path) -> None:
+    files_only(path, "dead rows are the database's to vacuum")
     store = open_store(path)
     store.record_inbound("m@x", text="dina.private@example.co.uk wrote this")
     for n in range(200):  # something to share the page with
@@ -272,6 +328,7 @@ def test_a_deleted_record_is_gone_from_the_files_after_close(path: Path) -> None
 
 
 def test_a_corrupt_file_is_refused_and_left_untouched(path: Path) -> None:
+    files_only(path, "see test_a_database_that_is_not_a_state_is_refused_untouched")
     damaged = (
         b'{"pairs": {"1": ' if path.suffix == ".json" else b"SQLite format 3\x00" + b"\x07" * 200
     )
@@ -289,7 +346,7 @@ def test_a_newer_schema_is_refused(path: Path) -> None:
     store.close()
     with pytest.raises(StoreError, match="newer mentormail"):
         open_store(path)
-    with pytest.raises(StoreError, match="newer mentormail"), Store.reading(path):
+    with pytest.raises(StoreError, match="newer mentormail"), reading(path):
         pass
 
 
@@ -299,7 +356,7 @@ def test_an_older_schema_is_migrated_after_a_copy_is_kept(
     store = open_store(path)
     store.record_action("a", status="done", when="2027-03-01")
     store.close()
-    old = path.read_bytes()
+    old = snapshot(path)
 
     def rename_when(s: Store) -> None:
         s.rewrite(
@@ -307,21 +364,24 @@ def test_an_older_schema_is_migrated_after_a_copy_is_kept(
             lambda r: {**{k: v for k, v in r.items() if k != "when"}, "done_at": r["when"]},
         )
 
-    monkeypatch.setattr(agent.store, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
-    monkeypatch.setattr(agent.store, "MIGRATIONS", {SCHEMA_VERSION: rename_when})
-    with pytest.raises(StoreError, match="needs migrating"), Store.reading(path):
+    monkeypatch.setattr(agent.state.store, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
+    monkeypatch.setattr(agent.state.store, "MIGRATIONS", {SCHEMA_VERSION: rename_when})
+    with pytest.raises(StoreError, match="needs migrating"), reading(path):
         pass  # a reader does not migrate
     store = open_store(path)
     assert store.action("a") == {"key": "a", "status": "done", "done_at": "2027-03-01"}
     assert store.meta("schema") == SCHEMA_VERSION + 1
     store.close()
     monkeypatch.undo()
+    if path in DSNS:  # one transaction, and backups are the database's: no copy kept
+        assert not list(path.parent.iterdir())
+        return
     kept = path.with_name(f"{path.name}.before-schema-{SCHEMA_VERSION + 1}")
     assert stat.S_IMODE(kept.stat().st_mode) == 0o600
-    with Store.reading(kept) as before:
+    with reading(kept) as before:
         assert before.action("a")["when"] == "2027-03-01"
     if path.suffix == ".json":
-        assert kept.read_bytes() == old
+        assert snapshot(kept) == old
 
 
 def test_a_failing_migration_leaves_the_file_as_it_was(
@@ -335,12 +395,12 @@ def test_a_failing_migration_leaves_the_file_as_it_was(
         s.record_action("a", status="half-migrated")
         raise ValueError("bug in migration")
 
-    monkeypatch.setattr(agent.store, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
-    monkeypatch.setattr(agent.store, "MIGRATIONS", {SCHEMA_VERSION: broken})
+    monkeypatch.setattr(agent.state.store, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
+    monkeypatch.setattr(agent.state.store, "MIGRATIONS", {SCHEMA_VERSION: broken})
     with pytest.raises(StoreError, match=r"bug in migration.*unchanged"):
         open_store(path)
     monkeypatch.undo()
-    with Store.reading(path) as again:
+    with reading(path) as again:
         assert again.action("a")["status"] == "done" and again.meta("schema") == SCHEMA_VERSION
 
 
@@ -348,13 +408,14 @@ def test_a_second_writer_is_locked_out(path: Path) -> None:
     first = open_store(path)
     with pytest.raises(StoreError, match=f"pid {os.getpid()}"):
         open_store(path)
-    with Store.reading(path) as reader:  # readers are welcome
+    with reading(path) as reader:  # readers are welcome
         assert reader.meta("schema") == SCHEMA_VERSION
     first.close()
     open_store(path).close()  # free again once the first one closed
 
 
 def test_state_files_are_private(path: Path) -> None:
+    files_only(path, "the database's files are the server's")
     store = open_store(path, backups=1)
     store.set_meta("n", 1)
     store.flush()
@@ -369,6 +430,7 @@ def test_state_files_are_private(path: Path) -> None:
 def test_one_backup_a_day_of_the_state_before_that_day_and_only_the_newest_kept(
     path: Path,
 ) -> None:
+    files_only(path, "backups are the database's (pg_dump)")
     days = [1, 1, 2, 2, 3, 4]  # the day of March of each tick
     for n, day in enumerate(days):
         store = open_store(path, backups=2, today=lambda day=day: date(2027, 3, day))
@@ -377,7 +439,7 @@ def test_one_backup_a_day_of_the_state_before_that_day_and_only_the_newest_kept(
     backups = sorted(p.name for p in path.parent.glob(f"{path.name}.backup-*"))
     assert backups == [f"{path.name}.backup-2027-03-03", f"{path.name}.backup-2027-03-04"]
     # each holds the state as its day found it: the last tick of the day before
-    with Store.reading(path.with_name(f"{path.name}.backup-2027-03-03")) as kept:
+    with reading(path.with_name(f"{path.name}.backup-2027-03-03")) as kept:
         assert kept.meta("tick") == days.index(3) - 1
     assert not list(path.parent.glob(".*"))
 
@@ -391,6 +453,7 @@ def test_no_backups_when_switched_off(path: Path) -> None:
 
 
 def test_a_config_naming_the_other_back_end_is_refused(path: Path) -> None:
+    files_only(path, "a database is never mistaken for a file")
     open_store(path).close()
     other = "tinydb" if path.suffix == ".db" else "sqlite"
     with pytest.raises(StoreError, match="store copy"):
@@ -406,12 +469,12 @@ def test_copy_into_the_other_back_end_keeps_every_record(path: Path) -> None:
     store.set_meta("mail_cursor", {"uidvalidity": 7, "seen": [1, 2]})
     store.close()
     target_path = path.with_name("copy.db" if path.suffix == ".json" else "copy.json")
-    with Store.reading(path) as source:
+    with reading(path) as source:
         target = open_store(target_path)
         counts = copy_store(source, target)
         target.close()
         assert counts == {"pairs": 1, "actions": 1, "inbound": 1, "log": 1, "meta": 2}
-        with Store.reading(target_path) as copied:
+        with reading(target_path) as copied:
             assert copied.kind != source.kind
             for table in ("actions", "inbound_records"):
                 assert list(getattr(copied, table)()) == list(getattr(source, table)())
@@ -423,9 +486,10 @@ def test_copy_into_the_other_back_end_keeps_every_record(path: Path) -> None:
 WRITER = """
 import sys
 from pathlib import Path
-from agent.program import PairState
-from agent.store import open_store
-store = open_store(Path(sys.argv[1]))
+from agent.pairs.program import PairState
+from agent.state.opening import open_store
+dsn = sys.argv[2] if len(sys.argv) > 2 else None
+store = open_store(Path(sys.argv[1]), "postgresql" if dsn else None, dsn=dsn)
 n = 0
 print("ready", flush=True)
 while True:
@@ -442,7 +506,7 @@ def test_a_sigkill_at_any_moment_leaves_a_state_from_one_flush(path: Path) -> No
     file must load, with every record from the same flush as the counter."""
     for delay in (0.05, 0.2, 0.35, 0.5):
         child = subprocess.Popen(
-            [sys.executable, "-c", WRITER, str(path)],
+            [sys.executable, "-c", WRITER, str(path), *([DSNS[path]] if path in DSNS else [])],
             cwd=ROOT,
             stdout=subprocess.PIPE,
             text=True,
@@ -451,7 +515,7 @@ def test_a_sigkill_at_any_moment_leaves_a_state_from_one_flush(path: Path) -> No
         time.sleep(delay)
         child.send_signal(signal.SIGKILL)
         child.wait()
-        with Store.reading(path) as after:
+        with reading(path) as after:
             rounds = after.meta("round")
             goals = {after.pair_state(p).goals[0] for p in after.pair_ids()}
             assert rounds is None or goals == {f"round {rounds}"}
@@ -461,7 +525,7 @@ def test_records_round_trip_as_json(path: Path) -> None:
     store = open_store(path)
     store.record_action("k", status="done", at={"when": "2027-03-01", "list": [1, "ü", None]})
     store.close()
-    with Store.reading(path) as again:
+    with reading(path) as again:
         assert json.dumps(again.action("k"), sort_keys=True) == json.dumps(
             {"key": "k", "status": "done", "at": {"when": "2027-03-01", "list": [1, "ü", None]}},
             sort_keys=True,
@@ -475,7 +539,7 @@ def test_the_latest_entry_is_the_latest_in_time_whatever_the_offset(path: Path) 
     view = store.log_view(latest={"progress"}, every=set())
     assert [e["text"] for e in view["p1"]] == ["later"]
     store.close()
-    with Store.reading(path) as again:
+    with reading(path) as again:
         fresh = again.log_view(latest={"progress"}, every=set())
         assert [e["text"] for e in fresh["p1"]] == ["later"]
 
@@ -487,10 +551,11 @@ def test_the_latest_entry_is_the_latest_in_time_whatever_the_offset(path: Path) 
 def test_an_existing_file_without_a_state_is_refused_rather_than_started_afresh(
     path: Path, content: bytes
 ) -> None:
+    files_only(path, "see test_a_database_that_is_not_a_state_is_refused_untouched")
     path.write_bytes(content)
-    for opening in (lambda: open_store(path), lambda: Store.reading(path).__enter__()):
+    for attempt in (lambda: open_store(path), lambda: reading(path).__enter__()):
         with pytest.raises(StoreError, match=r"left untouched\. Restore it from a backup"):
-            opening()
+            attempt()
         assert path.read_bytes() == content
     assert {p.name for p in path.parent.iterdir()} <= {path.name, f"{path.name}.lock"}
     open_store(path.with_name("fresh" + path.suffix)).close()  # the lock was released
@@ -499,6 +564,7 @@ def test_an_existing_file_without_a_state_is_refused_rather_than_started_afresh(
 def test_an_interrupted_first_write_leaves_no_file_at_all(
     path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    files_only(path, "the schema is made in one transaction (see test_a_sigkill...)")
     """Not an empty one, which the next start would refuse."""
 
     def killed(*_args: object) -> None:
@@ -519,6 +585,7 @@ def test_an_interrupted_first_write_leaves_no_file_at_all(
 @pytest.fixture
 def full_disk_path(path: Path) -> Iterator[Path]:
     """The state file's name on a 1 MB tmpfs (root only: mounting needs it)."""
+    files_only(path, "a full disk is the database server's (its errors fail the flush)")
     if os.geteuid() != 0:
         pytest.skip("mounting a small tmpfs needs root")
     disk = path.parent / "disk"
@@ -569,7 +636,7 @@ def test_a_flush_on_a_full_disk_keeps_the_file_and_forgets_the_changes(
     filler.unlink()
     store.append_log(pair="p1", kind="note", at="2027-03-01", text="kept")
     store.close()
-    with Store.reading(path) as again:
+    with reading(path) as again:
         assert [e["text"] for e in again.log()] == ["kept"]
         assert again.action("p1/welcome/mentor")["status"] == "pending"
     assert not [p.name for p in path.parent.iterdir() if p.name.startswith(".")]
@@ -595,7 +662,7 @@ def test_a_backup_that_does_not_fit_stops_the_flush_and_leaves_no_partial_copy(
     assert not [p.name for p in path.parent.iterdir() if "2027-03-02" in p.name]  # no partial
     filler.unlink()
     store.close()
-    with Store.reading(path.with_name(f"{path.name}.backup-2027-03-02")) as kept:
+    with reading(path.with_name(f"{path.name}.backup-2027-03-02")) as kept:
         assert len(list(kept.inbound_records())) == 150 and kept.meta("n") is None
 
 
@@ -615,5 +682,45 @@ def test_changes_too_big_for_the_disk_are_dropped_whole_and_the_store_goes_on(
     assert list(store.inbound_records()) == [] and store.meta("n") == 1
     store.set_meta("n", 2)
     store.close()
-    with Store.reading(path) as again:
+    with reading(path) as again:
         assert again.meta("n") == 2 and list(again.inbound_records()) == []
+
+
+def test_a_database_that_is_not_a_state_is_refused_untouched(pg: PgServer, tmp_path: Path) -> None:
+    """A `mentormail` schema without the tables, or with them but no schema version (a
+    half-made or foreign one), is refused rather than started afresh."""
+    import psycopg
+
+    for setup in (
+        "CREATE SCHEMA mentormail; CREATE TABLE mentormail.pairs (key TEXT)",
+        "CREATE SCHEMA mentormail; CREATE TABLE mentormail.meta (name TEXT, value TEXT)",
+    ):
+        dsn = pg.new_database()
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(setup)
+        for how in ("writer", "reader"):
+            with pytest.raises(StoreError, match="left untouched"):
+                if how == "writer":
+                    opening.open_store(tmp_path / "s", "postgresql", dsn=dsn)
+                else:
+                    opening.reading(tmp_path / "s", "postgresql", dsn).__enter__()
+        with psycopg.connect(dsn) as conn:
+            tables = conn.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'mentormail'"
+            ).fetchall()
+            assert len(tables) == 1
+        opening.open_store(tmp_path / "s", "postgresql", dsn=pg.new_database()).close()
+
+
+def test_an_unreachable_database_is_one_line_without_the_password(tmp_path: Path) -> None:
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    dsn = f"postgresql://mentormail:s3cret-pw@127.0.0.1:{port}/program"
+    with pytest.raises(StoreError) as refused:
+        opening.open_store(tmp_path / "s", "postgresql", dsn=dsn)
+    message = str(refused.value)
+    assert message.startswith(
+        f"cannot connect to the PostgreSQL database program on 127.0.0.1:{port}"
+    )
+    assert "s3cret" not in message and "\n" not in message

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from agent.program import PairState, Stage
-from agent.store import SCHEMA_VERSION, Store, StoreError, open_store
+from agent.pairs.program import PairState, Stage
+from agent.state.opening import open_store, reading
+from agent.state.store import SCHEMA_VERSION, StoreError
 
 
 def test_the_file_is_plain_json(tmp_path: Path) -> None:
@@ -50,7 +51,7 @@ def test_temp_files_of_an_interrupted_write_are_removed_by_the_next_writer(tmp_p
     store.set_meta("n", 1)
     store.close()
     (tmp_path / ".state.json.k2j4x9").write_text('{"half": ')  # a write killed mid-way
-    with Store.reading(path) as reader:  # a reader does not touch it
+    with reading(path) as reader:  # a reader does not touch it
         assert reader.meta("n") == 1
     assert (tmp_path / ".state.json.k2j4x9").exists()
     open_store(path).close()

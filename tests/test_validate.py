@@ -86,7 +86,7 @@ def test_a_pair_that_loses_its_window_at_a_dst_change_is_an_error(cli, write_con
         "pair lee-kim: no weekly 45-minute meeting fits both Lee (America/New_York, "
         "Mon–Fri 11:00–12:00) and Kim (Europe/Berlin, Mon–Fri 17:00–18:00) from 1 March "
         "to 30 June 2027: no common window for Lee (America/New_York) and Kim "
-        "(Europe/Berlin) on Mon–Fri (Europe/Berlin days) after 2027-03-14, when "
+        "(Europe/Berlin) on Mon–Fri (America/New_York days) after 2027-03-14, when "
         "America/New_York starts daylight saving time"
     ]
 

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from agent.when import proposed_time, return_date
+from agent.meetings.when import proposed_time, return_date
 
 BERLIN = ZoneInfo("Europe/Berlin")
 # Wednesday 10 March 2027, 10:00 in Berlin
